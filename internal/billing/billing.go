@@ -1,0 +1,135 @@
+// Package billing is the heart of the domain: schools and their payment
+// policy, students, fee projects (大项目) and items (子项目), each student's
+// bill lines in fen, and the rules R7, R8 and R9 that decide what a student
+// may pay now. It imports neither net/http nor database/sql.
+package billing
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"campuspay/internal/money"
+)
+
+// Policy is a school's payment policy (SPEC R5, R7, R8, R9, R12).
+type Policy struct {
+	InitialPassword    string   `json:"initial_password"`      // R5: "111111" unless the school sets another
+	LockMinutes        int      `json:"lock_minutes"`          // R9: how long an unpaid order holds its items
+	MandatoryFirst     bool     `json:"mandatory_first"`       // R7 on
+	OneProjectPerOrder bool     `json:"one_project_per_order"` // R8 on
+	HelpLine           string   `json:"help_line"`             // R12
+	HelpHours          string   `json:"help_hours"`
+	RecommendedBanks   []string `json:"recommended_banks"`
+	Channels           []string `json:"channels"` // enabled: "unionpay", "wechat"
+}
+
+// DefaultPolicy is the seed's policy: initial password 111111, a 10-minute
+// lock, R7 and R8 on, the seed's help line and banks, both channels.
+func DefaultPolicy() Policy {
+	return Policy{
+		InitialPassword:    "111111",
+		LockMinutes:        10,
+		MandatoryFirst:     true,
+		OneProjectPerOrder: true,
+		HelpLine:           "400-028-1024",
+		HelpHours:          "周一至周五 9:00—20:00，周六 9:00—18:00",
+		RecommendedBanks:   []string{"中国工商银行", "中国建设银行", "中国农业银行"},
+		Channels:           []string{"unionpay", "wechat"},
+	}
+}
+
+// LockDuration is the R9 hold as a duration.
+func (p Policy) LockDuration() time.Duration {
+	if p.LockMinutes <= 0 {
+		return 10 * time.Minute
+	}
+	return time.Duration(p.LockMinutes) * time.Minute
+}
+
+// ChannelEnabled reports whether the school takes payments on channel.
+func (p Policy) ChannelEnabled(channel string) bool {
+	for _, c := range p.Channels {
+		if c == channel {
+			return true
+		}
+	}
+	return false
+}
+
+// School is one tenant of the platform.
+type School struct {
+	ID         int64
+	Code       string
+	Name       string
+	RegionCode string
+	RegionName string
+	Policy     Policy
+}
+
+// Student is a student on a school's roll.
+type Student struct {
+	ID                 int64
+	SchoolID           int64
+	StudentNo          string
+	Name               string
+	IDCard             string // stored whole, always shown through MaskIDCard
+	Grade, Major       string
+	Class              string
+	Phone              string
+	PasswordHash       string
+	MustChangePassword bool
+	FailedLogins       int
+	LockedUntil        time.Time
+}
+
+// Line is one bill line: what a student owes for one item of one project.
+type Line struct {
+	ID          int64
+	StudentID   int64
+	ProjectID   int64
+	ProjectName string
+	ItemID      int64
+	ItemName    string
+	Amount      money.Fen // due
+	Paid        money.Fen // received and applied
+	Mandatory   bool
+}
+
+// Unpaid is what is still owed on the line.
+func (l Line) Unpaid() money.Fen { return l.Amount - l.Paid }
+
+// IsPaid reports whether nothing is owed.
+func (l Line) IsPaid() bool { return l.Paid >= l.Amount }
+
+// Hold is an open order's claim on a line (R9).
+type Hold struct {
+	LineID  int64
+	OrderNo string
+	Until   time.Time
+}
+
+// Active reports whether the hold still blocks other orders at now.
+func (h Hold) Active(now time.Time) bool { return now.Before(h.Until) }
+
+// MaskIDCard shows an ID number as its first 3 and last 4 characters
+// (500***********1234); short values are masked whole.
+func MaskIDCard(id string) string { return maskMiddle(id, 3, 4) }
+
+// MaskPhone shows a phone number as 138****0001.
+func MaskPhone(p string) string { return maskMiddle(p, 3, 4) }
+
+// MaskCard shows a card number as its first 6 and last 4 digits.
+func MaskCard(c string) string { return maskMiddle(c, 6, 4) }
+
+func maskMiddle(s string, head, tail int) string {
+	n := utf8.RuneCountInString(s)
+	if n == 0 {
+		return ""
+	}
+	r := []rune(s)
+	if n <= head+tail {
+		return strings.Repeat("*", n)
+	}
+	return string(r[:head]) + strings.Repeat("*", n-head-tail) + string(r[n-tail:])
+}

@@ -1,0 +1,293 @@
+package billing
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"campuspay/internal/apperr"
+	"campuspay/internal/money"
+)
+
+// Stable rule codes (SPEC §6), shared by the API, the pages and the tests.
+const (
+	CodeMandatoryFirst  = "mandatory_first"
+	CodeOneProject      = "one_project_per_order"
+	CodeItemsLocked     = "items_locked"
+	CodeItemNotPayable  = "item_not_payable"
+	CodeEmptySelection  = "empty_selection"
+	CodeChannelDisabled = "channel_not_enabled"
+)
+
+// The seed's own words for R7, R8 and R9, shown before and after a refusal.
+const (
+	SeedMandatoryFirst = "含有必缴项目必须先支付必缴项目后才能再次支付其它缴费项目"
+	SeedOneProject     = "此次只能缴纳完毕勾选的这个大项目后，才能继续缴纳其他收费项目"
+	SeedNoDoublePay    = "为避免重复支付，下单且并未支付的，需等待订单关闭后才能再次选择缴费项目进行支付"
+)
+
+// Decision is the answer to "may this student pay these lines now?".
+type Decision struct {
+	Lines  []Line    // the selected lines, in board order, when allowed
+	Amount money.Fen // sum of their unpaid amounts
+}
+
+// Decide applies R7, R8 and R9 to a proposed selection of line ids. It is
+// the single place those rules live: the API, the pages and the order
+// service all call it. holds are the open orders' claims; only holds still
+// active at now block. The error is an *apperr.Error with a stable code.
+func Decide(lines []Line, holds []Hold, p Policy, now time.Time, selection []int64) (Decision, error) {
+	if len(selection) == 0 {
+		return Decision{}, apperr.New(apperr.Invalid, CodeEmptySelection, "请至少选择一个缴费项目")
+	}
+	byID := make(map[int64]Line, len(lines))
+	for _, l := range lines {
+		byID[l.ID] = l
+	}
+	held := activeHolds(holds, now)
+	chosen := make(map[int64]bool, len(selection))
+	var sel []Line
+	for _, id := range selection {
+		if chosen[id] {
+			continue
+		}
+		l, ok := byID[id]
+		if !ok || l.IsPaid() {
+			return Decision{}, apperr.New(apperr.Invalid, CodeItemNotPayable, "所选项目不存在或已缴清，请刷新页面后重新选择").With("item_id", id)
+		}
+		chosen[id] = true
+		sel = append(sel, l)
+	}
+	for _, l := range sel {
+		if h, ok := held[l.ID]; ok {
+			return Decision{}, apperr.New(apperr.Conflict, CodeItemsLocked,
+				fmt.Sprintf("「%s」已在待支付订单 %s 中，请继续支付该订单或取消后再选择（%s 后自动关闭）。%s",
+					l.ItemName, h.OrderNo, h.Until.In(beijing).Format("15:04"), SeedNoDoublePay)).
+				With("order_no", h.OrderNo).With("item_id", l.ID).With("locked_until", h.Until)
+		}
+	}
+	if p.OneProjectPerOrder {
+		for _, l := range sel[1:] {
+			if l.ProjectID != sel[0].ProjectID {
+				return Decision{}, apperr.New(apperr.Invalid, CodeOneProject, SeedOneProject+"。")
+			}
+		}
+	}
+	if p.MandatoryFirst {
+		hasOptional := false
+		for _, l := range sel {
+			if !l.Mandatory {
+				hasOptional = true
+				break
+			}
+		}
+		if hasOptional {
+			for _, l := range lines {
+				if l.Mandatory && !l.IsPaid() && !chosen[l.ID] {
+					return Decision{}, apperr.New(apperr.Invalid, CodeMandatoryFirst,
+						SeedMandatoryFirst+"。请先勾选「"+l.ProjectName+" / "+l.ItemName+"」。").With("item_id", l.ID)
+				}
+			}
+		}
+	}
+	sortByBoard(sel, lines)
+	var total money.Fen
+	for _, l := range sel {
+		total += l.Unpaid()
+	}
+	return Decision{Lines: sel, Amount: total}, nil
+}
+
+var beijing = time.FixedZone("CST", 8*3600)
+
+func activeHolds(holds []Hold, now time.Time) map[int64]Hold {
+	m := make(map[int64]Hold, len(holds))
+	for _, h := range holds {
+		if h.Active(now) {
+			m[h.LineID] = h
+		}
+	}
+	return m
+}
+
+func sortByBoard(sel []Line, lines []Line) {
+	pos := make(map[int64]int, len(lines))
+	for i, l := range lines {
+		pos[l.ID] = i
+	}
+	sort.SliceStable(sel, func(i, j int) bool { return pos[sel[i].ID] < pos[sel[j].ID] })
+}
+
+// ItemStatus is a line's state on the board.
+type ItemStatus string
+
+// Board states of a line (the API's "status").
+const (
+	StatusUnpaid ItemStatus = "unpaid"
+	StatusPaid   ItemStatus = "paid"
+	StatusLocked ItemStatus = "locked" // held by an open order
+)
+
+// BoardItem is one line as a page or the API shows it.
+type BoardItem struct {
+	Line
+	Status      ItemStatus
+	PreTicked   bool      // mandatory and unpaid: shown ticked and locked (R7)
+	HeldBy      string    // order number holding it, when locked
+	HeldUntil   time.Time // when that hold ends
+	Selectable  bool      // may be ticked now
+	MustInclude bool      // ticking anything optional requires this line (R7)
+}
+
+// BoardProject is one project with its items.
+type BoardProject struct {
+	ID           int64
+	Name         string
+	Items        []BoardItem
+	SelectedLock bool // carries the ✓: this project is the one to pay now (R8)
+	UnpaidTotal  money.Fen
+}
+
+// Board is everything a fee page needs: projects in order, which items are
+// pre-ticked, which are held by which order until when, and which project
+// carries the ✓.
+type Board struct {
+	Projects       []BoardProject
+	HasUnpaid      bool
+	MandatoryLeft  bool // some mandatory line is still unpaid (R7 applies)
+	DefaultSelect  []int64
+	DefaultAmount  money.Fen
+	OpenOrderNos   []string
+	PaidTotal      money.Fen // every fen received on the lines, partial payments included
+	OutstandingDue money.Fen // every fen still owed, held lines included
+}
+
+// BuildBoard lays lines out for a page. The default selection (what is
+// pre-ticked) is every unpaid, unheld mandatory line of the first project
+// that has one, or nothing; Decide accepts it whenever it is non-empty.
+func BuildBoard(lines []Line, holds []Hold, p Policy, now time.Time) Board {
+	held := activeHolds(holds, now)
+	var b Board
+	idx := map[int64]int{}
+	orders := map[string]bool{}
+	mandatoryProject := int64(0)
+	for _, l := range lines {
+		if l.Mandatory && !l.IsPaid() {
+			b.MandatoryLeft = true
+			if _, isHeld := held[l.ID]; !isHeld && mandatoryProject == 0 {
+				mandatoryProject = l.ProjectID
+			}
+		}
+	}
+	for _, l := range lines {
+		i, ok := idx[l.ProjectID]
+		if !ok {
+			i = len(b.Projects)
+			idx[l.ProjectID] = i
+			b.Projects = append(b.Projects, BoardProject{ID: l.ProjectID, Name: l.ProjectName})
+		}
+		it := BoardItem{Line: l, Status: StatusUnpaid}
+		switch h, isHeld := held[l.ID]; {
+		case l.IsPaid():
+			it.Status = StatusPaid
+		case isHeld:
+			it.Status = StatusLocked
+			it.HeldBy, it.HeldUntil = h.OrderNo, h.Until
+			if !orders[h.OrderNo] {
+				orders[h.OrderNo] = true
+				b.OpenOrderNos = append(b.OpenOrderNos, h.OrderNo)
+			}
+		default:
+			it.Selectable = true
+			b.HasUnpaid = true
+			it.MustInclude = p.MandatoryFirst && l.Mandatory
+			if p.MandatoryFirst && l.Mandatory && (!p.OneProjectPerOrder || l.ProjectID == mandatoryProject) {
+				it.PreTicked = true
+				b.DefaultSelect = append(b.DefaultSelect, l.ID)
+				b.DefaultAmount += l.Unpaid()
+			}
+		}
+		b.PaidTotal += l.Paid // partial payments count too
+		if !l.IsPaid() {
+			b.Projects[i].UnpaidTotal += l.Unpaid()
+			b.OutstandingDue += l.Unpaid()
+		}
+		b.Projects[i].Items = append(b.Projects[i].Items, it)
+	}
+	if p.OneProjectPerOrder && mandatoryProject != 0 {
+		b.Projects[idx[mandatoryProject]].SelectedLock = true
+	}
+	return b
+}
+
+// FitUnderLimit proposes, for R2, the largest set of the student's payable
+// lines whose unpaid total is at most limit and that Decide accepts: the
+// seed's "先缴纳在限额内的项目金额，隔天再缴纳余下的". It prefers mandatory
+// lines, then larger totals. Returns nil when nothing fits.
+func FitUnderLimit(lines []Line, holds []Hold, p Policy, now time.Time, limit money.Fen) []Line {
+	held := activeHolds(holds, now)
+	var cand []Line
+	for _, l := range lines {
+		if _, h := held[l.ID]; !h && !l.IsPaid() && l.Unpaid() <= limit {
+			cand = append(cand, l)
+		}
+	}
+	// Group candidates by project when R8 applies; try each group.
+	groups := map[int64][]Line{}
+	var order []int64
+	for _, l := range cand {
+		key := int64(0)
+		if p.OneProjectPerOrder {
+			key = l.ProjectID
+		}
+		if _, ok := groups[key]; !ok {
+			order = append(order, key)
+		}
+		groups[key] = append(groups[key], l)
+	}
+	var best []Line
+	var bestScore [2]int64
+	for _, k := range order {
+		g := groups[k]
+		// Mandatory lines first, largest first: a greedy knapsack that is
+		// exact for the small number of lines a student has in practice.
+		sort.SliceStable(g, func(i, j int) bool {
+			if g[i].Mandatory != g[j].Mandatory {
+				return g[i].Mandatory
+			}
+			return g[i].Unpaid() > g[j].Unpaid()
+		})
+		var pick []Line
+		var sum money.Fen
+		for _, l := range g {
+			if sum+l.Unpaid() > limit {
+				continue
+			}
+			trial := append(append([]Line(nil), pick...), l)
+			if _, err := Decide(lines, holds, p, now, ids(trial)); err != nil {
+				continue
+			}
+			pick, sum = trial, sum+l.Unpaid()
+		}
+		var mand int64
+		for _, l := range pick {
+			if l.Mandatory {
+				mand++
+			}
+		}
+		score := [2]int64{mand, int64(sum)}
+		if len(pick) > 0 && (best == nil || score[0] > bestScore[0] || (score[0] == bestScore[0] && score[1] > bestScore[1])) {
+			best, bestScore = pick, score
+		}
+	}
+	sortByBoard(best, lines)
+	return best
+}
+
+func ids(ls []Line) []int64 {
+	out := make([]int64, len(ls))
+	for i, l := range ls {
+		out[i] = l.ID
+	}
+	return out
+}

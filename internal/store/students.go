@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"campuspay/internal/apperr"
+	"campuspay/internal/billing"
+)
+
+// ImportStudents applies a roll import in one transaction: new students
+// are added with the initial-password rule (no hash until they set their
+// own), known students get their details updated; identical rows change
+// nothing. If rows returns an error or any problem was reported, nothing
+// is applied.
+func (s *Store) ImportStudents(ctx context.Context, schoolID int64, rows func(yield func(billing.StudentInput) error) error) (billing.ImportStats, error) {
+	var st billing.ImportStats
+	err := s.InTx(ctx, func(tx *Tx) error {
+		st = billing.ImportStats{}
+		existing := map[string]billing.StudentInput{}
+		r, err := tx.query(ctx, `SELECT student_no, name, id_card, grade, major, class_name, phone FROM students WHERE school_id = $1`, schoolID)
+		if err != nil {
+			return err
+		}
+		for r.Next() {
+			var in billing.StudentInput
+			if err := r.Scan(&in.StudentNo, &in.Name, &in.IDCard, &in.Grade, &in.Major, &in.Class, &in.Phone); err != nil {
+				r.Close()
+				return err
+			}
+			existing[in.StudentNo] = in
+		}
+		r.Close()
+		ins, err := tx.tx.PrepareContext(ctx, `INSERT INTO students (school_id, student_no, name, id_card, grade, major, class_name, phone,
+			password_hash, must_change_password, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'',$9,$10,$10)`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		now := ms(tx.now)
+		return rows(func(in billing.StudentInput) error {
+			st.Rows++
+			old, ok := existing[in.StudentNo]
+			in.Line = 0
+			switch {
+			case !ok:
+				st.Created++
+				_, err := ins.ExecContext(ctx, schoolID, in.StudentNo, in.Name, in.IDCard, in.Grade, in.Major, in.Class, in.Phone, true, now)
+				return err
+			case old == in:
+				st.Unchanged++
+				return nil
+			default:
+				st.Updated++
+				_, err := tx.exec(ctx, `UPDATE students SET name=$1, id_card=$2, grade=$3, major=$4, class_name=$5, phone=$6, updated_at=$7
+					WHERE school_id=$8 AND student_no=$9`, in.Name, in.IDCard, in.Grade, in.Major, in.Class, in.Phone, now, schoolID, in.StudentNo)
+				return err
+			}
+		})
+	})
+	return st, err
+}
+
+const studentCols = `id, school_id, student_no, name, id_card, grade, major, class_name, phone, password_hash, must_change_password, failed_logins, locked_until`
+
+func scanStudent(sc interface{ Scan(...any) error }) (billing.Student, error) {
+	var st billing.Student
+	var locked int64
+	err := sc.Scan(&st.ID, &st.SchoolID, &st.StudentNo, &st.Name, &st.IDCard, &st.Grade, &st.Major, &st.Class, &st.Phone,
+		&st.PasswordHash, &st.MustChangePassword, &st.FailedLogins, &locked)
+	st.LockedUntil = fromMS(locked)
+	return st, err
+}
+
+// StudentByNo finds a student of a school by student number.
+func (s *Store) StudentByNo(ctx context.Context, schoolID int64, no string) (billing.Student, error) {
+	st, err := scanStudent(s.db.QueryRowContext(ctx, `SELECT `+studentCols+` FROM students WHERE school_id=$1 AND student_no=$2`, schoolID, no))
+	return st, notFound(err, "学生")
+}
+
+// StudentByID finds a student.
+func (s *Store) StudentByID(ctx context.Context, id int64) (billing.Student, error) {
+	st, err := scanStudent(s.db.QueryRowContext(ctx, `SELECT `+studentCols+` FROM students WHERE id=$1`, id))
+	return st, notFound(err, "学生")
+}
+
+// CountStudents counts a school's students.
+func (s *Store) CountStudents(ctx context.Context, schoolID int64) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM students WHERE school_id=$1`, schoolID).Scan(&n)
+	return n, err
+}
+
+// RecordLoginFailure counts a failed login and locks the student for lock
+// once max failures are reached. It returns the new lock time (zero if not locked).
+func (s *Store) RecordLoginFailure(ctx context.Context, studentID int64, max int, lock time.Duration) (time.Time, error) {
+	var until time.Time
+	err := s.InTx(ctx, func(tx *Tx) error {
+		var n int
+		if err := tx.queryRow(ctx, `UPDATE students SET failed_logins = failed_logins + 1 WHERE id=$1 RETURNING failed_logins`, studentID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= max {
+			until = tx.now.Add(lock)
+			_, err := tx.exec(ctx, `UPDATE students SET failed_logins = 0, locked_until = $1 WHERE id=$2`, ms(until), studentID)
+			return err
+		}
+		return nil
+	})
+	return until, err
+}
+
+// RecordLoginSuccess clears the failure count.
+func (s *Store) RecordLoginSuccess(ctx context.Context, studentID int64) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE students SET failed_logins = 0, locked_until = 0 WHERE id=$1 AND (failed_logins <> 0 OR locked_until <> 0)`, studentID)
+	return err
+}
+
+// SetPassword stores a new password hash and clears the must-change flag.
+func (s *Store) SetPassword(ctx context.Context, studentID int64, hash string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE students SET password_hash=$1, must_change_password=$2, updated_at=$3 WHERE id=$4`,
+		hash, false, ms(s.now()), studentID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return apperr.New(apperr.NotFound, "not_found", "学生不存在")
+	}
+	return nil
+}
