@@ -311,4 +311,3 @@ func holdsOf(ctx context.Context, db queryer, studentID int64) ([]billing.Hold, 
 	}
 	return out, rows.Err()
 }
-

@@ -46,7 +46,7 @@ func (t *Tx) insertPostings(ctx context.Context, entryID int64, ps []journal.Pos
 type VerifyReport struct {
 	Entries            int
 	Postings           int
-	Unbalanced         []int64          // entry ids whose postings do not sum to zero
+	Unbalanced         []int64            // entry ids whose postings do not sum to zero
 	ReceivableMismatch map[int64][2]int64 // student id → {journal balance, sum of unpaid lines}
 	Totals             map[string]money.Fen
 }
