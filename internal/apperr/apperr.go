@@ -84,3 +84,37 @@ func CodeOf(err error) string {
 func Internalf(format string, args ...any) *Error {
 	return &Error{Kind: Internal, Code: "internal", Message: "系统繁忙，请稍后再试", Err: fmt.Errorf(format, args...)}
 }
+
+// HTTPStatus is the one mapping from an error to an HTTP status code.
+func HTTPStatus(err error) int {
+	e, ok := As(err)
+	if !ok {
+		return 500
+	}
+	switch e.Kind {
+	case Invalid:
+		return 422
+	case NotFound:
+		return 404
+	case Conflict:
+		return 409
+	case Unauthorized:
+		return 401
+	case Forbidden:
+		return 403
+	case TooMany:
+		return 429
+	case BadGateway:
+		return 502
+	}
+	return 500
+}
+
+// Public returns what may be shown to a person: the error's own message,
+// or a generic one for internal errors.
+func Public(err error) (code, message string) {
+	if e, ok := As(err); ok && e.Kind != Internal {
+		return e.Code, e.Message
+	}
+	return "internal", "系统繁忙，请稍后再试"
+}

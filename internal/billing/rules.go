@@ -220,22 +220,26 @@ func BuildBoard(lines []Line, holds []Hold, p Policy, now time.Time) Board {
 	return b
 }
 
-// FitUnderLimit proposes, for R2, the largest set of the student's payable
-// lines whose unpaid total is at most limit and that Decide accepts: the
-// seed's "先缴纳在限额内的项目金额，隔天再缴纳余下的". It prefers mandatory
-// lines, then larger totals. Returns nil when nothing fits.
+// FitUnderLimit proposes, for R2, the set of the student's payable lines
+// whose unpaid total is at most limit and that Decide accepts: the seed's
+// "先缴纳在限额内的项目金额，隔天再缴纳余下的". Among such sets it prefers
+// more mandatory lines, then the larger total. The search is exhaustive
+// for up to 16 candidate lines per project (a student has far fewer) and
+// greedy beyond. Returns nil when nothing fits.
 func FitUnderLimit(lines []Line, holds []Hold, p Policy, now time.Time, limit money.Fen) []Line {
 	held := activeHolds(holds, now)
-	var cand []Line
+	unpaidMandatory := 0
 	for _, l := range lines {
-		if _, h := held[l.ID]; !h && !l.IsPaid() && l.Unpaid() <= limit {
-			cand = append(cand, l)
+		if l.Mandatory && !l.IsPaid() {
+			unpaidMandatory++
 		}
 	}
-	// Group candidates by project when R8 applies; try each group.
 	groups := map[int64][]Line{}
 	var order []int64
-	for _, l := range cand {
+	for _, l := range lines {
+		if _, h := held[l.ID]; h || l.IsPaid() || l.Unpaid() > limit {
+			continue
+		}
 		key := int64(0)
 		if p.OneProjectPerOrder {
 			key = l.ProjectID
@@ -247,10 +251,49 @@ func FitUnderLimit(lines []Line, holds []Hold, p Policy, now time.Time, limit mo
 	}
 	var best []Line
 	var bestScore [2]int64
+	consider := func(pick []Line) {
+		var mand, sum int64
+		for _, l := range pick {
+			sum += int64(l.Unpaid())
+			if l.Mandatory {
+				mand++
+			}
+		}
+		score := [2]int64{mand, sum}
+		if len(pick) > 0 && (best == nil || score[0] > bestScore[0] || (score[0] == bestScore[0] && score[1] > bestScore[1])) {
+			if _, err := Decide(lines, holds, p, now, ids(pick)); err == nil {
+				best, bestScore = append([]Line(nil), pick...), score
+			}
+		}
+	}
 	for _, k := range order {
 		g := groups[k]
-		// Mandatory lines first, largest first: a greedy knapsack that is
-		// exact for the small number of lines a student has in practice.
+		if len(g) <= 16 {
+			n := len(g)
+			var pick []Line
+			for mask := 1; mask < 1<<n; mask++ {
+				pick = pick[:0]
+				var sum money.Fen
+				mand, optional := 0, false
+				for i := 0; i < n; i++ {
+					if mask&(1<<i) != 0 {
+						pick = append(pick, g[i])
+						sum += g[i].Unpaid()
+						if g[i].Mandatory {
+							mand++
+						} else {
+							optional = true
+						}
+					}
+				}
+				if sum > limit || (p.MandatoryFirst && optional && mand != unpaidMandatory) {
+					continue
+				}
+				consider(pick)
+			}
+			continue
+		}
+		// Greedy for unusually long bills: mandatory first, largest first.
 		sort.SliceStable(g, func(i, j int) bool {
 			if g[i].Mandatory != g[j].Mandatory {
 				return g[i].Mandatory
@@ -269,16 +312,7 @@ func FitUnderLimit(lines []Line, holds []Hold, p Policy, now time.Time, limit mo
 			}
 			pick, sum = trial, sum+l.Unpaid()
 		}
-		var mand int64
-		for _, l := range pick {
-			if l.Mandatory {
-				mand++
-			}
-		}
-		score := [2]int64{mand, int64(sum)}
-		if len(pick) > 0 && (best == nil || score[0] > bestScore[0] || (score[0] == bestScore[0] && score[1] > bestScore[1])) {
-			best, bestScore = pick, score
-		}
+		consider(pick)
 	}
 	sortByBoard(best, lines)
 	return best

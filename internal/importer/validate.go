@@ -237,7 +237,10 @@ func checkMandatory(s string) (bool, string) {
 	if s == "" {
 		return false, ""
 	}
-	v, ok := mandatoryWords[strings.ToLower(narrow(s))]
+	v, ok := mandatoryWords[s] // fast path: 是, 否, 1, 0, …
+	if !ok {
+		v, ok = mandatoryWords[strings.ToLower(narrow(s))]
+	}
 	if !ok {
 		return false, "必缴格式错误：" + q(s) + "（应为 是 或 否）"
 	}

@@ -30,16 +30,17 @@ func (s *Store) ImportBills(ctx context.Context, schoolID int64, ref string, row
 	var st billing.ImportStats
 	err := s.InTx(ctx, func(tx *Tx) error {
 		st = billing.ImportStats{}
+		if ref == "" {
+			ref = "import:" + tx.now.UTC().Format("20060102T150405.000")
+		}
 		imp := &billImport{tx: tx, schoolID: schoolID, delta: map[int64]money.Fen{}, projects: map[string]int64{}, items: map[[2]string]int64{}}
 		if err := imp.load(ctx); err != nil {
 			return err
 		}
 		bad := false
+		seen := map[lineKey]int{} // line number of each (student, item) in this file
 		err := rows(func(in billing.BillInput) error {
 			st.Rows++
-			if bad {
-				return nil
-			}
 			stuID, ok := imp.students[in.StudentNo]
 			if !ok {
 				problem(in.Line, "学号", fmt.Sprintf("学号 %s 不在本校学生名单中，请先导入学生", in.StudentNo))
@@ -51,6 +52,15 @@ func (s *Store) ImportBills(ctx context.Context, schoolID int64, ref string, row
 				return err
 			}
 			k := lineKey{stuID, itemID}
+			if first, dup := seen[k]; dup {
+				// A second row for the same line would be applied against
+				// the first row's state (a new line is not inserted yet),
+				// leaving line and journal in disagreement: refuse it.
+				problem(in.Line, "收费项目", fmt.Sprintf("收费明细重复：学号 %s 的「%s / %s」已在第 %d 行出现", in.StudentNo, in.Project, in.Item, first))
+				bad = true
+				return nil
+			}
+			seen[k] = in.Line
 			old, exists := imp.lines[k]
 			switch {
 			case !exists:

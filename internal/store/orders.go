@@ -203,6 +203,9 @@ func (s *Store) ApplySuccess(ctx context.Context, r payment.Result, source strin
 		if err != nil {
 			return err
 		}
+		// Whatever Status the caller left in r, this is a claim of success:
+		// verify its amount and currency as one (Verify skips them otherwise).
+		r.Status = payment.TxnSuccess
 		if err := payment.Verify(o, r); err != nil {
 			return err
 		}

@@ -534,3 +534,22 @@ func TestNotificationAck(t *testing.T) {
 		t.Fatal("name or merchant id")
 	}
 }
+
+func TestEscapedOrderNumbersSurviveTheRewrite(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for _, no := range []string{"CP-2026|11*26_01", "CP2026112600000090"} {
+		t.Run(no, func(t *testing.T) {
+			if _, err := e.adapter.Prepare(ctx, e.payRequest(no, 100)); err != nil {
+				t.Fatal(err)
+			}
+			res, err := e.adapter.Query(ctx, payment.QueryRequest{OrderNo: no})
+			if err != nil || res.OrderNo != no || res.Status != payment.TxnPending {
+				t.Fatalf("query = %+v, %v", res, err)
+			}
+			if err := e.adapter.Close(ctx, no); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

@@ -367,8 +367,12 @@ func (g *Gateway) resultFields(req map[string]string, t *Txn, code, msg string) 
 	return g.sign(f)
 }
 
+// sign signs a gateway message. The certificate's PEM lines end in CRLF, as
+// UnionPay's do: browsers turn every line break of a submitted form value
+// into CRLF, so the front return still verifies after the payer's browser
+// posted it.
 func (g *Gateway) sign(f map[string]string) map[string]string {
-	f[acp.FieldSignPubKeyCert] = acp.CertPEM(g.keys.GatewayCert)
+	f[acp.FieldSignPubKeyCert] = strings.ReplaceAll(acp.CertPEM(g.keys.GatewayCert), "\n", "\r\n")
 	return acp.SignFields(f, g.keys.GatewayCert, g.keys.GatewayKey)
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,10 +30,19 @@ type Keys struct {
 	APIv3Key         string          // 32 characters
 }
 
-// String describes the keys without their secrets.
-func (k *Keys) String() string {
+// String describes the keys without their secrets (also for %+v and %#v).
+func (k Keys) String() string {
 	return fmt.Sprintf("wxsim.Keys{MchID:%s AppID:%s MerchantSerial:%s PlatformPubKeyID:%s}",
 		k.MchID, k.AppID, k.MerchantSerial, k.PlatformPubKeyID)
+}
+
+// GoString is String.
+func (k Keys) GoString() string { return k.String() }
+
+// LogValue logs the keys without their secrets.
+func (k Keys) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("mchid", k.MchID), slog.String("appid", k.AppID),
+		slog.String("merchant_serial", k.MerchantSerial), slog.String("platform_pub_key_id", k.PlatformPubKeyID))
 }
 
 // Sandbox merchant identifiers.

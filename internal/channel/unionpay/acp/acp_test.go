@@ -241,6 +241,7 @@ func TestClassifyAndMessages(t *testing.T) {
 		{"71", ClassFailed, "短信验证码错误"},
 		{"81", ClassFailed, ""},
 		{"99", ClassFailed, ""},
+		{"", ClassFailed, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.code, func(t *testing.T) {
@@ -248,7 +249,7 @@ func TestClassifyAndMessages(t *testing.T) {
 				t.Errorf("Classify(%s) = %v, want %v", tc.code, got, tc.want)
 			}
 			m := Message(tc.code)
-			if m == "" {
+			if (m == "") != (tc.code == "") {
 				t.Errorf("Message(%s) empty", tc.code)
 			}
 			if tc.msg != "" && m != tc.msg {

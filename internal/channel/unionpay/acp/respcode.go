@@ -10,6 +10,7 @@ const (
 	ClassPending              // not final yet: query again later
 )
 
+// String names the class: failed, success or pending.
 func (c Class) String() string {
 	return [...]string{"failed", "success", "pending"}[c]
 }
@@ -58,9 +59,12 @@ var messages = map[string]string{
 	"81": "超出月累计交易次数或金额限制",
 }
 
-// Message returns the Chinese explanation of a response code, or a generic
-// one naming the code for codes not in the table.
+// Message returns the Chinese explanation of a response code, a generic
+// one naming the code for codes not in the table, and "" for "".
 func Message(code string) string {
+	if code == "" {
+		return ""
+	}
 	if m, ok := messages[code]; ok {
 		return m
 	}

@@ -1,0 +1,241 @@
+// Package app wires campuspay together: configuration, the store, the
+// services, the front doors on one mux, the worker and the sandbox; and
+// the command-line interface. cmd/campuspay only calls Main.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"campuspay/internal/api"
+	"campuspay/internal/auth"
+	"campuspay/internal/channel"
+	"campuspay/internal/notify"
+	"campuspay/internal/payment"
+	"campuspay/internal/sandbox"
+	"campuspay/internal/store"
+	"campuspay/internal/worker"
+)
+
+// Config is everything a server needs to start.
+type Config struct {
+	Addr        string // listen address, ":8080" or "127.0.0.1:0"
+	DB          string // sqlite:PATH or postgres://…
+	PublicURL   string // how channels and browsers reach us; derived from the listener when empty
+	Sandbox     bool   // mount the sandbox and use it as every school's channel
+	SandboxURL  string // use a sandbox running elsewhere (campuspay sandbox) instead
+	SandboxKeys string // directory of the sandbox's keys
+	ChannelsCfg string // JSON file of real merchant settings per school
+	TimeScale   float64
+	Worker      worker.Config
+	Payments    payment.Config
+	NoWorker    bool
+	Log         *slog.Logger
+}
+
+// Server is a running campuspay.
+type Server struct {
+	URL      string
+	Store    *store.Store
+	Auth     *auth.Service
+	Payments *payment.Service
+	Worker   *worker.Worker
+	Sandbox  *sandbox.Sandbox
+	Channels *channel.Registry
+	Handler  http.Handler
+
+	log      *slog.Logger
+	http     *http.Server
+	listener net.Listener
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// Start opens the database, migrates it, builds the services and starts
+// serving and the worker. Close stops everything.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	if cfg.DB == "" {
+		cfg.DB = "sqlite:campuspay.db"
+	}
+	st, err := store.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s := &Server{Store: st, log: log, listener: ln, Channels: channel.NewRegistry()}
+	s.URL = cfg.PublicURL
+	if s.URL == "" {
+		s.URL = "http://" + publicHost(ln.Addr().String())
+	}
+	if err := s.setupChannels(ctx, cfg); err != nil {
+		s.Close()
+		return nil, err
+	}
+	pcfg := cfg.Payments
+	if pcfg.QueryInterval == 0 {
+		pcfg = payment.DefaultConfig(s.URL)
+	}
+	pcfg.PublicURL = s.URL
+	s.Auth = auth.NewService(st, nil)
+	s.Payments = payment.NewService(st, s.Channels, pcfg, log, nil)
+	wcfg := cfg.Worker
+	if wcfg.Poll == 0 {
+		wcfg = worker.DefaultConfig()
+	}
+	s.Worker = worker.New(st, s.Payments, wcfg, log)
+	s.Handler = s.routes()
+	s.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	if !cfg.NoWorker {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.Worker.Run(runCtx)
+		}()
+	}
+	return s, nil
+}
+
+func publicHost(addr string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	if host == "" || host == "::" || host == "0.0.0.0" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func (s *Server) setupChannels(ctx context.Context, cfg Config) error {
+	client := &http.Client{Timeout: 15 * time.Second}
+	switch {
+	case cfg.Sandbox || cfg.SandboxURL != "":
+		dir := cfg.SandboxKeys
+		if dir == "" {
+			dir = "sandbox-keys"
+		}
+		keys, err := sandbox.LoadOrCreateKeys(dir)
+		if err != nil {
+			return fmt.Errorf("sandbox keys: %w", err)
+		}
+		base := cfg.SandboxURL
+		if base == "" {
+			s.Sandbox = sandbox.New(keys, sandbox.Options{Log: s.log, TimeScale: cfg.TimeScale})
+			base = s.URL
+		}
+		up, wx, err := keys.Adapters(ctx, strings.TrimRight(base, "/"), client)
+		if err != nil {
+			return err
+		}
+		s.Channels.SetDefault(up)
+		s.Channels.SetDefault(wx)
+	}
+	if cfg.ChannelsCfg != "" {
+		return channel.LoadFile(ctx, cfg.ChannelsCfg, s.Channels, client, s.Store.SchoolByCode)
+	}
+	return nil
+}
+
+var (
+	metricsOnce sync.Once
+	httpReqs    *prometheus.CounterVec
+)
+
+func (s *Server) routes() http.Handler {
+	metricsOnce.Do(func() {
+		httpReqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "campuspay_http_requests_total", Help: "HTTP requests by front door and status class."}, []string{"door", "code"})
+		prometheus.MustRegister(httpReqs)
+	})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Store.DB().PingContext(r.Context()); err != nil {
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.Handle("/notify/", counted("notify", notify.NewHandler(s.Payments)))
+	mux.Handle("/api/v1/", counted("api", api.NewHandler(api.Deps{Store: s.Store, Auth: s.Auth, Payments: s.Payments, Log: s.log})))
+	s.mountWeb(mux)
+	if s.Sandbox != nil {
+		s.Sandbox.Mount(mux)
+	}
+	return mux
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(c int) { w.code = c; w.ResponseWriter.WriteHeader(c) }
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func counted(door string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, code: 200}
+		h.ServeHTTP(sw, r)
+		httpReqs.WithLabelValues(door, fmt.Sprintf("%dxx", sw.code/100)).Inc()
+	})
+}
+
+// Close stops serving, the worker and the sandbox, and closes the store.
+func (s *Server) Close() error {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.http.Shutdown(ctx)
+		cancel()
+	} else if s.listener != nil {
+		s.listener.Close()
+	}
+	s.wg.Wait()
+	if s.Sandbox != nil {
+		s.Sandbox.Close()
+	}
+	return s.Store.Close()
+}
+
+// absDir makes a directory path absolute for printing.
+func absDir(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+func defaultWorker() worker.Config { return worker.DefaultConfig() }

@@ -1,0 +1,191 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"campuspay/internal/apperr"
+	"campuspay/internal/billing"
+	"campuspay/internal/store"
+)
+
+// Login lockout (SPEC: five failures lock the student out for 15 minutes).
+const (
+	MaxFailures = 5
+	LockFor     = 15 * time.Minute
+	IdleTimeout = 15 * time.Minute // web sessions
+	APITokenTTL = 7 * 24 * time.Hour
+)
+
+// Store is what logins need.
+type Store interface {
+	SchoolByCode(ctx context.Context, code string) (billing.School, error)
+	StudentByNo(ctx context.Context, schoolID int64, no string) (billing.Student, error)
+	StudentByID(ctx context.Context, id int64) (billing.Student, error)
+	SchoolByID(ctx context.Context, id int64) (billing.School, error)
+	RecordLoginFailure(ctx context.Context, studentID int64, max int, lock time.Duration) (time.Time, error)
+	RecordLoginSuccess(ctx context.Context, studentID int64) error
+	SetPassword(ctx context.Context, studentID int64, hash string) error
+	CreateSession(ctx context.Context, se store.Session) error
+	TouchSession(ctx context.Context, hash string, idle time.Duration) (store.Session, bool, error)
+	DeleteSession(ctx context.Context, hash string) error
+	DeleteStudentSessions(ctx context.Context, studentID int64, keep string) error
+}
+
+// Service logs students in and keeps their sessions.
+type Service struct {
+	st  Store
+	now func() time.Time
+}
+
+// NewService wires the login service.
+func NewService(st Store, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{st: st, now: now}
+}
+
+// Errors with stable codes.
+var (
+	ErrBadCredentials = apperr.New(apperr.Unauthorized, "bad_credentials", "学号或密码错误")
+	ErrMustChange     = apperr.New(apperr.Forbidden, "must_change_password", "首次登录请先修改初始密码")
+	ErrUnauthorized   = apperr.New(apperr.Unauthorized, "unauthorized", "请先登录")
+)
+
+// Principal is who a session acts for.
+type Principal struct {
+	Student   billing.Student
+	School    billing.School
+	TokenHash string
+	CSRF      string
+}
+
+// StudentLogin checks school + student number + password (R5): a student
+// who never set a password logs in with the school's initial password and
+// must change it. Five failures lock the student for 15 minutes.
+func (s *Service) StudentLogin(ctx context.Context, schoolCode, studentNo, password string) (billing.School, billing.Student, error) {
+	school, err := s.st.SchoolByCode(ctx, schoolCode)
+	if err != nil {
+		return school, billing.Student{}, apperr.New(apperr.NotFound, "school_not_found", "学校不存在")
+	}
+	st, err := s.st.StudentByNo(ctx, school.ID, studentNo)
+	if err != nil {
+		// Same cost as a real check, so timing does not reveal who exists.
+		CheckPassword(dummyHash, password)
+		return school, st, ErrBadCredentials
+	}
+	now := s.now()
+	if now.Before(st.LockedUntil) {
+		return school, st, lockedErr(st.LockedUntil, now)
+	}
+	ok := false
+	if st.PasswordHash == "" {
+		ok = EqualConstantTime(password, school.Policy.InitialPassword)
+		st.MustChangePassword = true
+	} else {
+		ok = CheckPassword(st.PasswordHash, password)
+	}
+	if !ok {
+		until, err := s.st.RecordLoginFailure(ctx, st.ID, MaxFailures, LockFor)
+		if err != nil {
+			return school, st, err
+		}
+		if !until.IsZero() {
+			return school, st, lockedErr(until, now)
+		}
+		return school, st, ErrBadCredentials
+	}
+	if err := s.st.RecordLoginSuccess(ctx, st.ID); err != nil {
+		return school, st, err
+	}
+	return school, st, nil
+}
+
+var dummyHash, _ = HashPassword("campuspay-dummy")
+
+func lockedErr(until, now time.Time) error {
+	mins := int(until.Sub(now).Minutes()) + 1
+	return apperr.New(apperr.TooMany, "login_locked",
+		fmt.Sprintf("密码错误次数过多，账号已锁定，请 %d 分钟后再试（%s 解锁）", mins, until.In(beijing).Format("15:04"))).
+		With("retry_after_seconds", int(until.Sub(now).Seconds())+1)
+}
+
+var beijing = time.FixedZone("CST", 8*3600)
+
+// NewSession starts a session of kind "web" or "api" and returns its secret.
+func (s *Service) NewSession(ctx context.Context, kind string, studentID int64) (token, csrf string, err error) {
+	token, hash := NewToken()
+	csrf, _ = NewToken()
+	ttl := APITokenTTL
+	if kind == "web" {
+		ttl = 12 * time.Hour
+	}
+	err = s.st.CreateSession(ctx, store.Session{TokenHash: hash, Kind: kind, StudentID: studentID, CSRF: csrf, ExpiresAt: s.now().Add(ttl)})
+	return token, csrf, err
+}
+
+// Authenticate finds the principal of a session token.
+func (s *Service) Authenticate(ctx context.Context, kind, token string) (Principal, error) {
+	if token == "" {
+		return Principal{}, ErrUnauthorized
+	}
+	idle := time.Duration(0)
+	if kind == "web" {
+		idle = IdleTimeout
+	}
+	se, ok, err := s.st.TouchSession(ctx, HashToken(token), idle)
+	if err != nil {
+		return Principal{}, err
+	}
+	if !ok || se.Kind != kind {
+		return Principal{}, ErrUnauthorized
+	}
+	st, err := s.st.StudentByID(ctx, se.StudentID)
+	if err != nil {
+		return Principal{}, ErrUnauthorized
+	}
+	school, err := s.st.SchoolByID(ctx, st.SchoolID)
+	if err != nil {
+		return Principal{}, err
+	}
+	if st.PasswordHash == "" {
+		st.MustChangePassword = true
+	}
+	return Principal{Student: st, School: school, TokenHash: se.TokenHash, CSRF: se.CSRF}, nil
+}
+
+// Logout ends a session.
+func (s *Service) Logout(ctx context.Context, p Principal) error {
+	return s.st.DeleteSession(ctx, p.TokenHash)
+}
+
+// ChangePassword checks the old password and sets a new one; other
+// sessions of the student end.
+func (s *Service) ChangePassword(ctx context.Context, p Principal, old, pw string) error {
+	st, err := s.st.StudentByID(ctx, p.Student.ID)
+	if err != nil {
+		return err
+	}
+	ok := false
+	if st.PasswordHash == "" {
+		ok = EqualConstantTime(old, p.School.Policy.InitialPassword)
+	} else {
+		ok = CheckPassword(st.PasswordHash, old)
+	}
+	if !ok {
+		return apperr.New(apperr.Invalid, "bad_old_password", "原密码不正确")
+	}
+	if err := CheckNewPassword(pw, p.School.Policy.InitialPassword); err != nil {
+		return apperr.New(apperr.Invalid, "weak_password", err.Error())
+	}
+	h, err := HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	if err := s.st.SetPassword(ctx, st.ID, h); err != nil {
+		return err
+	}
+	return s.st.DeleteStudentSessions(ctx, st.ID, p.TokenHash)
+}

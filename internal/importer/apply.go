@@ -1,0 +1,80 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"campuspay/internal/billing"
+)
+
+// Target is where validated rows go: the store, inside one transaction.
+type Target interface {
+	ImportStudents(ctx context.Context, schoolID int64, rows func(yield func(billing.StudentInput) error) error) (billing.ImportStats, error)
+	ImportBills(ctx context.Context, schoolID int64, ref string, rows func(yield func(billing.BillInput) error) error, problem billing.Problem) (billing.ImportStats, error)
+}
+
+// Kind of import file.
+const (
+	Students = "students"
+	Bills    = "bills"
+)
+
+// Apply parses a file and applies it all or nothing: if any line is bad,
+// in form (parser) or in meaning (unknown student, a paid line changed),
+// the returned *Errors lists every such line and nothing was applied.
+func Apply(ctx context.Context, t Target, schoolID int64, kind, filename string, r io.Reader) (billing.ImportStats, error) {
+	f, err := FormatOf(filename)
+	if err != nil {
+		return billing.ImportStats{}, err
+	}
+	errs := &Errors{}
+	var stats billing.ImportStats
+	switch kind {
+	case Students:
+		stats, err = t.ImportStudents(ctx, schoolID, func(yield func(billing.StudentInput) error) error {
+			perr := ParseStudents(r, f, func(row StudentRow) error {
+				return yield(billing.StudentInput{Line: row.Line, StudentNo: row.StudentNo, Name: row.Name, IDCard: row.IDCard,
+					Grade: row.Grade, Major: row.Major, Class: row.Class, Phone: row.Phone})
+			})
+			return collect(perr, errs)
+		})
+	case Bills:
+		stats, err = t.ImportBills(ctx, schoolID, "", func(yield func(billing.BillInput) error) error {
+			perr := ParseBills(r, f, func(row BillRow) error {
+				return yield(billing.BillInput{Line: row.Line, StudentNo: row.StudentNo, Project: row.Project, Item: row.Item,
+					Amount: row.Amount, Mandatory: row.Mandatory})
+			})
+			if err := collect(perr, errs); err != nil {
+				return err
+			}
+			if !errs.Empty() {
+				return errs
+			}
+			return nil
+		}, errs.Add)
+	default:
+		return stats, errors.New("import: kind must be students or bills")
+	}
+	if err == nil && !errs.Empty() {
+		err = errs
+	}
+	return stats, err
+}
+
+// collect keeps parse errors in errs and returns them so the transaction
+// rolls back; any other error passes through.
+func collect(perr error, errs *Errors) error {
+	if perr == nil {
+		return nil
+	}
+	var pe *Errors
+	if errors.As(perr, &pe) {
+		for _, e := range pe.Errs {
+			errs.Add(e.Line, e.Column, e.Reason)
+		}
+		errs.Truncated += pe.Truncated
+		return errs
+	}
+	return perr
+}

@@ -1,0 +1,177 @@
+// Package sandbox is campuspay's stand-in for the payment channels on this
+// machine: a UnionPay ACP gateway (upsim) and a WeChat Pay v3 server
+// (wxsim) speaking the real protocols with real signatures, the test
+// helpers of SPEC Appendix A, and switches to delay, duplicate or drop
+// notifications. It runs inside the server (--sandbox) or alone
+// (campuspay sandbox), sharing its keys through a directory.
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"campuspay/internal/channel/unionpay"
+	"campuspay/internal/channel/wechat"
+	"campuspay/internal/sandbox/notify"
+	"campuspay/internal/sandbox/upsim"
+	"campuspay/internal/sandbox/wxsim"
+)
+
+// Prefixes under which the sandbox serves each channel.
+const (
+	UnionPayPrefix = "/sandbox/unionpay"
+	WeChatPrefix   = "/sandbox/wechat"
+)
+
+// Keys are both channels' key material, shared by the sandbox and the
+// platform's adapters.
+type Keys struct {
+	UnionPay *upsim.Keys
+	WeChat   *wxsim.Keys
+}
+
+// LoadOrCreateKeys reads the keys from dir, creating them on first use.
+func LoadOrCreateKeys(dir string) (*Keys, error) {
+	up, err := upsim.LoadOrCreateKeys(filepath.Join(dir, "unionpay"))
+	if err != nil {
+		return nil, err
+	}
+	wx, err := wxsim.LoadOrCreateKeys(filepath.Join(dir, "wechat"))
+	if err != nil {
+		return nil, err
+	}
+	return &Keys{UnionPay: up, WeChat: wx}, nil
+}
+
+// Adapters builds the platform's adapters pointed at a sandbox served at
+// baseURL (e.g. http://127.0.0.1:8080).
+func (k *Keys) Adapters(ctx context.Context, baseURL string, client *http.Client) (*unionpay.Adapter, *wechat.Adapter, error) {
+	up, err := unionpay.New(k.UnionPay.AdapterConfig(baseURL+UnionPayPrefix, client))
+	if err != nil {
+		return nil, nil, err
+	}
+	wx, err := wechat.New(ctx, k.WeChat.AdapterConfig(baseURL+WeChatPrefix, client))
+	if err != nil {
+		return nil, nil, err
+	}
+	return up, wx, nil
+}
+
+// Options tune the sandbox.
+type Options struct {
+	Log       *slog.Logger
+	TimeScale float64 // compress the channels' retry schedules (1 = real time)
+	Client    *http.Client
+}
+
+// Sandbox is both simulated channels and their helpers.
+type Sandbox struct {
+	Keys     *Keys
+	Notifier *notify.Notifier
+	UnionPay *upsim.Gateway
+	WeChat   *wxsim.Server
+	log      *slog.Logger
+}
+
+// New builds a sandbox.
+func New(keys *Keys, opts Options) *Sandbox {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := notify.New(opts.Client, log, opts.TimeScale)
+	return &Sandbox{Keys: keys, Notifier: n, log: log,
+		UnionPay: upsim.New(keys.UnionPay, n, upsim.Options{Log: log}),
+		WeChat:   wxsim.New(keys.WeChat, n, wxsim.Options{Log: log})}
+}
+
+// Close stops pending notification retries.
+func (s *Sandbox) Close() { s.Notifier.Close() }
+
+// Mount adds every sandbox route to mux under /sandbox/.
+func (s *Sandbox) Mount(mux *http.ServeMux) {
+	s.UnionPay.Mount(mux, UnionPayPrefix)
+	s.WeChat.Mount(mux, WeChatPrefix)
+	mux.HandleFunc("POST /sandbox/test-helpers/unionpay/pay", s.UnionPay.HelperPay)
+	mux.HandleFunc("POST /sandbox/test-helpers/wechat/pay", s.WeChat.HelperPay)
+	mux.HandleFunc("GET /sandbox/test-helpers/notifications", s.notifications)
+	mux.HandleFunc("GET /sandbox/test-helpers/switches", s.getSwitches)
+	mux.HandleFunc("POST /sandbox/test-helpers/switches", s.setSwitches)
+	mux.HandleFunc("GET /sandbox/{$}", s.index)
+}
+
+// Handler is a mux with only the sandbox, for `campuspay sandbox`.
+func (s *Sandbox) Handler() http.Handler {
+	mux := http.NewServeMux()
+	s.Mount(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (s *Sandbox) notifications(w http.ResponseWriter, r *http.Request) {
+	recs := s.Notifier.Records()
+	if recs == nil {
+		recs = []notify.Record{}
+	}
+	if no := r.URL.Query().Get("order_no"); no != "" {
+		var f []notify.Record
+		for _, rec := range recs {
+			if rec.OrderNo == no {
+				f = append(f, rec)
+			}
+		}
+		recs = append([]notify.Record{}, f...)
+	}
+	writeJSON(w, 200, map[string]any{"notifications": recs})
+}
+
+type switchesJSON struct {
+	DelayMS           int64    `json:"delay_ms"`
+	Duplicate         bool     `json:"duplicate"`
+	Drop              bool     `json:"drop"`
+	TimeScale         float64  `json:"time_scale"`
+	UnionPayDebitOnly *bool    `json:"unionpay_debit_only,omitempty"`
+	_                 struct{} `json:"-"`
+}
+
+func (s *Sandbox) getSwitches(w http.ResponseWriter, r *http.Request) {
+	sw := s.Notifier.Switches()
+	writeJSON(w, 200, switchesJSON{DelayMS: sw.Delay.Milliseconds(), Duplicate: sw.Duplicate, Drop: sw.Drop, TimeScale: sw.TimeScale})
+}
+
+func (s *Sandbox) setSwitches(w http.ResponseWriter, r *http.Request) {
+	var in switchesJSON
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		writeJSON(w, 400, map[string]any{"error": map[string]string{"code": "invalid_request", "message": err.Error()}})
+		return
+	}
+	s.Notifier.SetSwitches(notify.Switches{Delay: time.Duration(in.DelayMS) * time.Millisecond, Duplicate: in.Duplicate, Drop: in.Drop, TimeScale: in.TimeScale})
+	if in.UnionPayDebitOnly != nil {
+		s.UnionPay.SetDebitOnly(*in.UnionPayDebitOnly)
+	}
+	s.getSwitches(w, r)
+}
+
+var indexPage = template.Must(template.New("i").Parse(`<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>支付沙箱</title>
+<style>body{font-family:sans-serif;max-width:720px;margin:1em auto;padding:0 1em;line-height:1.6}table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.3em;font-size:.9em}</style></head>
+<body><h1>支付沙箱（测试环境）</h1><p>此处模拟银联在线支付网关与微信支付，仅供测试，不会产生真实扣款。所有测试卡的短信验证码均为 111111。</p>
+<h2>银联测试卡</h2><table><tr><th>卡号</th><th>银行</th><th>类型</th><th>密码</th><th>预留手机号</th><th>行为</th></tr>
+{{range .}}<tr><td>{{.Number}}</td><td>{{.Bank}}</td><td>{{.Kind}}</td><td>{{.PIN}}</td><td>{{.Phone}}</td><td>{{.Behaviour}}</td></tr>{{end}}</table>
+<p><a href="/sandbox/test-helpers/notifications">已发送的通知</a></p></body></html>`))
+
+func (s *Sandbox) index(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	indexPage.Execute(w, upsim.Cards())
+}
