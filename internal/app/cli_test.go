@@ -1,0 +1,61 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func repoFile(t *testing.T, rel string) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", rel)
+}
+
+func run(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), args, &out, &errb)
+	return code, out.String() + errb.String()
+}
+
+// TestImportJourney is the finance office's first day, as a new user would
+// try it: create the school, import the demo roll and bills, re-import,
+// try a malformed file, verify the journal.
+func TestImportJourney(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "cp.db")
+	steps := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"the school is created", []string{"school", "create", "--code", "cqjz", "--name", "重庆建筑职业学院", "--region-code", "500000", "--region-name", "重庆市", "--db", db}, 0, []string{"已创建学校"}},
+		{"a second school with the same code is refused", []string{"school", "create", "--code", "cqjz", "--name", "x", "--region-code", "500000", "--db", db}, 1, []string{"已存在"}},
+		{"the roll imports", []string{"import", "students", "--school", "cqjz", repoFile(t, "demo/students.csv"), "--db", db}, 0, []string{"300 行", "新增 300"}},
+		{"the GB18030 roll imports", []string{"import", "students", "--school", "cqjz", repoFile(t, "demo/students_gb18030.csv"), "--db", db}, 0, []string{"新增 5"}},
+		{"the bills import", []string{"import", "bills", "--school", "cqjz", repoFile(t, "demo/bills.csv"), "--db", db}, 0, []string{"1800 行", "新增 1800"}},
+		{"the journal verifies", []string{"journal", "verify", "--db", db}, 0, []string{"journal OK"}},
+		{"re-importing the same bills changes nothing", []string{"import", "bills", "--school", "cqjz", repoFile(t, "demo/bills.csv"), "--db", db}, 0, []string{"新增 0", "更新 0", "未变 1800"}},
+		{"the same bills as XLSX change nothing", []string{"import", "bills", "--school", "cqjz", repoFile(t, "demo/bills.xlsx"), "--db", db}, 0, []string{"未变 1800"}},
+		{"a malformed file is refused with every bad line", []string{"import", "bills", "--school", "cqjz", repoFile(t, "demo/bills_bad.csv"), "--db", db}, 1, []string{"未导入", "第 5 行", "第 8 行", "第 12 行"}},
+		{"the journal still verifies after the refusal", []string{"journal", "verify", "--db", db}, 0, []string{"journal OK", "分录 1 条"}},
+		{"an unknown school is an error", []string{"import", "bills", "--school", "nope", repoFile(t, "demo/bills.csv"), "--db", db}, 1, []string{"不存在"}},
+		{"a missing argument prints usage", []string{"import", "bills", "--db", db}, 2, []string{"Usage"}},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			code, out := run(t, s.args...)
+			if code != s.code {
+				t.Fatalf("exit %d, want %d\n%s", code, s.code, out)
+			}
+			for _, w := range s.want {
+				if !strings.Contains(out, w) {
+					t.Fatalf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
