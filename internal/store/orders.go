@@ -287,7 +287,7 @@ func (s *Store) ApplySuccess(ctx context.Context, r payment.Result, source strin
 				if _, err := tx.closeOrderLocked(ctx, &o, source+": "+code, code, msg); err != nil {
 					return err
 				}
-			} else if o.FailureCode == "" || disp == payment.RefundNonDebit {
+			} else if o.Status == payment.StatusClosed && (o.FailureCode == "" || disp == payment.RefundNonDebit) {
 				if _, err := tx.exec(ctx, `UPDATE orders SET failure_code=$1, failure_message=$2 WHERE id=$3`, code, msg, o.ID); err != nil {
 					return err
 				}
@@ -298,6 +298,9 @@ func (s *Store) ApplySuccess(ctx context.Context, r payment.Result, source strin
 			}
 		}
 		if err := tx.finishJob(ctx, JobQuery, o.OrderNo); err != nil {
+			return err
+		}
+		if err := tx.finishJob(ctx, JobExpire, o.OrderNo); err != nil {
 			return err
 		}
 		out.Order, err = tx.orderByNo(ctx, o.OrderNo, false)

@@ -158,7 +158,7 @@ func (s *Store) inTxOnce(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	tx := &Tx{tx: sqlTx, dialect: s.dialect, now: s.now()}
+	tx := &Tx{tx: sqlTx, dialect: s.dialect, now: s.now().Truncate(time.Millisecond)}
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
 		return err
