@@ -99,6 +99,9 @@ func (s *Store) ImportBills(ctx context.Context, schoolID int64, ref string, row
 		if err := imp.flush(ctx); err != nil {
 			return err
 		}
+		if imp.batchStmt != nil {
+			imp.batchStmt.Close()
+		}
 		return imp.postJournal(ctx, ref)
 	})
 	if err == errProblems {
@@ -118,6 +121,9 @@ type billImport struct {
 	lines    map[lineKey]lineState
 	delta    map[int64]money.Fen
 	pending  []any
+
+	batchStmt  *sql.Stmt
+	batchBound bound
 }
 
 func (b *billImport) load(ctx context.Context) error {
@@ -217,26 +223,49 @@ func (b *billImport) queue(ctx context.Context, student, item int64, in billing.
 	return nil
 }
 
-// flush inserts queued new lines with multi-row INSERTs.
+// flush inserts queued new lines with multi-row INSERTs; a full batch
+// reuses one prepared statement, so SQL is parsed once per import.
 func (b *billImport) flush(ctx context.Context) error {
 	if len(b.pending) == 0 {
 		return nil
 	}
-	now := ms(b.tx.now)
-	q := []byte("INSERT INTO bill_lines (student_id, item_id, amount, mandatory, created_at, updated_at) VALUES ")
 	n := len(b.pending) / 4
 	args := make([]any, 0, len(b.pending)+1)
-	args = append(args, now)
+	args = append(args, ms(b.tx.now))
+	args = append(args, b.pending...)
+	b.pending = b.pending[:0]
+	q := lineInsertSQL(n)
+	if n != lineBatch {
+		_, err := b.tx.exec(ctx, q, args...)
+		return err
+	}
+	if b.batchStmt == nil {
+		bq := bound{q: q}
+		if b.tx.dialect == SQLite {
+			bq = rebind(q)
+		}
+		st, err := b.tx.tx.PrepareContext(ctx, bq.q)
+		if err != nil {
+			return err
+		}
+		b.batchStmt, b.batchBound = st, bq
+	}
+	if b.tx.dialect == SQLite {
+		args = b.batchBound.args(args)
+	}
+	_, err := b.batchStmt.ExecContext(ctx, args...)
+	return err
+}
+
+func lineInsertSQL(n int) string {
+	q := []byte("INSERT INTO bill_lines (student_id, item_id, amount, mandatory, created_at, updated_at) VALUES ")
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			q = append(q, ',')
 		}
 		q = fmt.Appendf(q, "($%d,$%d,$%d,$%d,$1,$1)", 4*i+2, 4*i+3, 4*i+4, 4*i+5)
 	}
-	args = append(args, b.pending...)
-	b.pending = b.pending[:0]
-	_, err := b.tx.exec(ctx, string(q), args...)
-	return err
+	return string(q)
 }
 
 // postJournal posts the file's net effect: one debit (or credit) per
@@ -268,7 +297,7 @@ func (b *billImport) postJournal(ctx context.Context, ref string) error {
 
 // Lines returns a student's bill lines in board order (project, then item).
 func (s *Store) Lines(ctx context.Context, studentID int64) ([]billing.Line, error) {
-	return linesOf(ctx, s.db, studentID, "")
+	return linesOf(ctx, s.x(), studentID, "")
 }
 
 // queryer is *sql.DB or *sql.Tx.
@@ -299,7 +328,7 @@ func linesOf(ctx context.Context, db queryer, studentID int64, suffix string) ([
 
 // Holds returns the holds on a student's lines.
 func (s *Store) Holds(ctx context.Context, studentID int64) ([]billing.Hold, error) {
-	return holdsOf(ctx, s.db, studentID)
+	return holdsOf(ctx, s.x(), studentID)
 }
 
 func holdsOf(ctx context.Context, db queryer, studentID int64) ([]billing.Hold, error) {

@@ -31,7 +31,7 @@ func (t *Tx) finishJob(ctx context.Context, kind, ref string) error {
 // one claimant only, whichever process it runs in.
 func (s *Store) ClaimJobs(ctx context.Context, worker string, limit int, lease time.Duration) ([]Job, error) {
 	now := s.now()
-	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, ref, attempts FROM jobs WHERE done_at = 0 AND run_at <= $1 AND locked_until <= $1
+	rows, err := s.x().QueryContext(ctx, `SELECT id, kind, ref, attempts FROM jobs WHERE done_at = 0 AND run_at <= $1 AND locked_until <= $1
 		ORDER BY run_at LIMIT $2`, ms(now), limit)
 	if err != nil {
 		return nil, err
@@ -48,7 +48,7 @@ func (s *Store) ClaimJobs(ctx context.Context, worker string, limit int, lease t
 	rows.Close()
 	var got []Job
 	for _, j := range cand {
-		res, err := s.db.ExecContext(ctx, `UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = attempts + 1
+		res, err := s.x().ExecContext(ctx, `UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = attempts + 1
 			WHERE id = $3 AND done_at = 0 AND locked_until <= $4 AND run_at <= $4`, worker, ms(now.Add(lease)), j.ID, ms(now))
 		if err != nil {
 			return got, err
@@ -63,7 +63,7 @@ func (s *Store) ClaimJobs(ctx context.Context, worker string, limit int, lease t
 
 // CompleteJob marks a job done.
 func (s *Store) CompleteJob(ctx context.Context, id int64) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE jobs SET done_at = $1, locked_until = 0, last_error = '' WHERE id = $2`, ms(s.now()), id)
+	_, err := s.x().ExecContext(ctx, `UPDATE jobs SET done_at = $1, locked_until = 0, last_error = '' WHERE id = $2`, ms(s.now()), id)
 	return err
 }
 
@@ -72,13 +72,13 @@ func (s *Store) RetryJob(ctx context.Context, id int64, runAt time.Time, reason 
 	if len(reason) > 500 {
 		reason = reason[:500]
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE jobs SET run_at = $1, locked_until = 0, last_error = $2 WHERE id = $3 AND done_at = 0`, ms(runAt), reason, id)
+	_, err := s.x().ExecContext(ctx, `UPDATE jobs SET run_at = $1, locked_until = 0, last_error = $2 WHERE id = $3 AND done_at = 0`, ms(runAt), reason, id)
 	return err
 }
 
 // PendingJobs counts jobs not done, by kind.
 func (s *Store) PendingJobs(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT kind, COUNT(*) FROM jobs WHERE done_at = 0 GROUP BY kind`)
+	rows, err := s.x().QueryContext(ctx, `SELECT kind, COUNT(*) FROM jobs WHERE done_at = 0 GROUP BY kind`)
 	if err != nil {
 		return nil, err
 	}

@@ -58,13 +58,13 @@ func (r VerifyReport) OK() bool { return len(r.Unbalanced) == 0 && len(r.Receiva
 // receivable equals the sum of their unpaid lines.
 func (s *Store) VerifyJournal(ctx context.Context) (VerifyReport, error) {
 	rep := VerifyReport{ReceivableMismatch: map[int64][2]int64{}, Totals: map[string]money.Fen{}}
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM journal_entries`).Scan(&rep.Entries); err != nil {
+	if err := s.x().QueryRowContext(ctx, `SELECT COUNT(*) FROM journal_entries`).Scan(&rep.Entries); err != nil {
 		return rep, err
 	}
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM journal_postings`).Scan(&rep.Postings); err != nil {
+	if err := s.x().QueryRowContext(ctx, `SELECT COUNT(*) FROM journal_postings`).Scan(&rep.Postings); err != nil {
 		return rep, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT e.id FROM journal_entries e LEFT JOIN journal_postings p ON p.entry_id = e.id
+	rows, err := s.x().QueryContext(ctx, `SELECT e.id FROM journal_entries e LEFT JOIN journal_postings p ON p.entry_id = e.id
 		GROUP BY e.id HAVING COALESCE(SUM(p.amount), 0) <> 0 OR COUNT(p.id) < 2`)
 	if err != nil {
 		return rep, err
@@ -79,7 +79,7 @@ func (s *Store) VerifyJournal(ctx context.Context) (VerifyReport, error) {
 	}
 	rows.Close()
 	// Each student's receivable account against the sum of unpaid lines.
-	rows, err = s.db.QueryContext(ctx, `
+	rows, err = s.x().QueryContext(ctx, `
 		WITH j AS (SELECT account, SUM(amount) AS bal FROM journal_postings WHERE account LIKE 'receivable:student:%' GROUP BY account),
 		     b AS (SELECT student_id, SUM(amount - paid) AS due FROM bill_lines GROUP BY student_id)
 		SELECT b.student_id, COALESCE(j.bal, 0), b.due FROM b LEFT JOIN j ON j.account = 'receivable:student:' || CAST(b.student_id AS TEXT)
@@ -99,7 +99,7 @@ func (s *Store) VerifyJournal(ctx context.Context) (VerifyReport, error) {
 		rep.ReceivableMismatch[id] = [2]int64{bal, due}
 	}
 	rows.Close()
-	rows, err = s.db.QueryContext(ctx, `SELECT account, SUM(amount) FROM journal_postings WHERE account NOT LIKE 'receivable:student:%' GROUP BY account ORDER BY account`)
+	rows, err = s.x().QueryContext(ctx, `SELECT account, SUM(amount) FROM journal_postings WHERE account NOT LIKE 'receivable:student:%' GROUP BY account ORDER BY account`)
 	if err != nil {
 		return rep, err
 	}
@@ -118,6 +118,6 @@ func (s *Store) VerifyJournal(ctx context.Context) (VerifyReport, error) {
 // AccountBalance sums an account's postings.
 func (s *Store) AccountBalance(ctx context.Context, account string) (money.Fen, error) {
 	var v int64
-	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0) FROM journal_postings WHERE account=$1`, account).Scan(&v)
+	err := s.x().QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0) FROM journal_postings WHERE account=$1`, account).Scan(&v)
 	return money.Fen(v), err
 }

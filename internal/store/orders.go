@@ -31,14 +31,14 @@ func (s *Store) CreateOrder(ctx context.Context, in payment.NewOrder) (payment.O
 	var o payment.Order
 	err := s.InTx(ctx, func(tx *Tx) error {
 		now := tx.now
-		lines, err := linesOf(ctx, tx.tx, in.Student.ID, tx.lockLines())
+		lines, err := linesOf(ctx, tx.x(), in.Student.ID, tx.lockLines())
 		if err != nil {
 			return err
 		}
 		if err := tx.releaseExpiredHolds(ctx, in.Student.ID, now); err != nil {
 			return err
 		}
-		holds, err := holdsOf(ctx, tx.tx, in.Student.ID)
+		holds, err := holdsOf(ctx, tx.x(), in.Student.ID)
 		if err != nil {
 			return err
 		}
@@ -218,7 +218,7 @@ func (s *Store) ApplySuccess(ctx context.Context, r payment.Result, source strin
 			out.Order = o
 			return nil
 		}
-		lines, err := linesOf(ctx, tx.tx, o.StudentID, tx.lockLines())
+		lines, err := linesOf(ctx, tx.x(), o.StudentID, tx.lockLines())
 		if err != nil {
 			return err
 		}
@@ -366,7 +366,7 @@ type RefundInfo struct {
 func (s *Store) Refund(ctx context.Context, refundNo string) (RefundInfo, error) {
 	var ri RefundInfo
 	var amount, total, created int64
-	err := s.db.QueryRowContext(ctx, `SELECT r.refund_no, o.order_no, p.channel_txn_id, r.amount, p.amount, r.reason, r.created_at, o.channel, o.school_id, r.status
+	err := s.x().QueryRowContext(ctx, `SELECT r.refund_no, o.order_no, p.channel_txn_id, r.amount, p.amount, r.reason, r.created_at, o.channel, o.school_id, r.status
 		FROM refunds r JOIN orders o ON o.id = r.order_id JOIN payments_received p ON p.id = r.payment_id WHERE r.refund_no=$1`, refundNo).
 		Scan(&ri.Req.RefundNo, &ri.Req.OrderNo, &ri.Req.ChannelTxnID, &amount, &total, &ri.Req.Reason, &created, &ri.Channel, &ri.SchoolID, &ri.Status)
 	ri.Req.Amount, ri.Req.Total, ri.Req.RequestedAt = money.Fen(amount), money.Fen(total), fromMS(created)
@@ -396,7 +396,7 @@ func (t *Tx) orderByNo(ctx context.Context, orderNo string, lock bool) (payment.
 	if err != nil {
 		return o, notFound(err, "订单 "+orderNo)
 	}
-	o.Lines, err = orderLines(ctx, t.tx, o.ID)
+	o.Lines, err = orderLines(ctx, t.x(), o.ID)
 	return o, err
 }
 
@@ -423,17 +423,17 @@ func orderLines(ctx context.Context, db queryer, orderID int64) ([]payment.Order
 
 // Order loads an order with its lines.
 func (s *Store) Order(ctx context.Context, orderNo string) (payment.Order, error) {
-	o, err := scanOrder(s.db.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE order_no=$1`, orderNo))
+	o, err := scanOrder(s.x().QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE order_no=$1`, orderNo))
 	if err != nil {
 		return o, notFound(err, "订单 "+orderNo)
 	}
-	o.Lines, err = orderLines(ctx, s.db, o.ID)
+	o.Lines, err = orderLines(ctx, s.x(), o.ID)
 	return o, err
 }
 
 // Orders lists a student's orders, newest first, with their lines.
 func (s *Store) Orders(ctx context.Context, studentID int64) ([]payment.Order, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+orderCols+` FROM orders WHERE student_id=$1 ORDER BY created_at DESC, id DESC`, studentID)
+	rows, err := s.x().QueryContext(ctx, `SELECT `+orderCols+` FROM orders WHERE student_id=$1 ORDER BY created_at DESC, id DESC`, studentID)
 	if err != nil {
 		return nil, err
 	}
@@ -451,7 +451,7 @@ func (s *Store) Orders(ctx context.Context, studentID int64) ([]payment.Order, e
 		return nil, err
 	}
 	for i := range out {
-		if out[i].Lines, err = orderLines(ctx, s.db, out[i].ID); err != nil {
+		if out[i].Lines, err = orderLines(ctx, s.x(), out[i].ID); err != nil {
 			return nil, err
 		}
 	}
@@ -460,7 +460,7 @@ func (s *Store) Orders(ctx context.Context, studentID int64) ([]payment.Order, e
 
 // OrderEvents lists an order's transitions, oldest first.
 func (s *Store) OrderEvents(ctx context.Context, orderNo string) ([]payment.Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT e.from_status, e.to_status, e.cause, e.at FROM order_events e
+	rows, err := s.x().QueryContext(ctx, `SELECT e.from_status, e.to_status, e.cause, e.at FROM order_events e
 		JOIN orders o ON o.id = e.order_id WHERE o.order_no=$1 ORDER BY e.id`, orderNo)
 	if err != nil {
 		return nil, err
@@ -482,7 +482,7 @@ func (s *Store) OrderEvents(ctx context.Context, orderNo string) ([]payment.Even
 
 // CountPayments counts recorded channel successes by disposition.
 func (s *Store) CountPayments(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT disposition, COUNT(*) FROM payments_received GROUP BY disposition`)
+	rows, err := s.x().QueryContext(ctx, `SELECT disposition, COUNT(*) FROM payments_received GROUP BY disposition`)
 	if err != nil {
 		return nil, err
 	}
@@ -505,6 +505,6 @@ var _ = strings.TrimSpace
 // RecordFailure notes the channel's latest refusal on an open order without
 // closing it: the payer may still try another card before the hold ends.
 func (s *Store) RecordFailure(ctx context.Context, orderNo, code, msg string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE orders SET failure_code=$1, failure_message=$2 WHERE order_no=$3 AND status IN ('created','paying')`, code, msg, orderNo)
+	_, err := s.x().ExecContext(ctx, `UPDATE orders SET failure_code=$1, failure_message=$2 WHERE order_no=$3 AND status IN ('created','paying')`, code, msg, orderNo)
 	return err
 }

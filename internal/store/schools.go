@@ -44,7 +44,7 @@ func (s *Store) UpdatePolicy(ctx context.Context, schoolID int64, p billing.Poli
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, `UPDATE schools SET policy = $1 WHERE id = $2`, string(pol), schoolID)
+	_, err = s.x().ExecContext(ctx, `UPDATE schools SET policy = $1 WHERE id = $2`, string(pol), schoolID)
 	return err
 }
 
@@ -65,21 +65,21 @@ func scanSchool(sc interface{ Scan(...any) error }) (billing.School, error) {
 
 // SchoolByCode finds a school.
 func (s *Store) SchoolByCode(ctx context.Context, code string) (billing.School, error) {
-	sc, err := scanSchool(s.db.QueryRowContext(ctx, `SELECT `+schoolCols+` FROM schools s
+	sc, err := scanSchool(s.x().QueryRowContext(ctx, `SELECT `+schoolCols+` FROM schools s
 		JOIN regions r ON r.code = s.region_code WHERE s.code = $1`, code))
 	return sc, notFound(err, "学校 "+code)
 }
 
 // SchoolByID finds a school.
 func (s *Store) SchoolByID(ctx context.Context, id int64) (billing.School, error) {
-	sc, err := scanSchool(s.db.QueryRowContext(ctx, `SELECT `+schoolCols+` FROM schools s
+	sc, err := scanSchool(s.x().QueryRowContext(ctx, `SELECT `+schoolCols+` FROM schools s
 		JOIN regions r ON r.code = s.region_code WHERE s.id = $1`, id))
 	return sc, notFound(err, "学校")
 }
 
 // Schools lists every school, by region then code.
 func (s *Store) Schools(ctx context.Context) ([]billing.School, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+schoolCols+` FROM schools s
+	rows, err := s.x().QueryContext(ctx, `SELECT `+schoolCols+` FROM schools s
 		JOIN regions r ON r.code = s.region_code ORDER BY s.region_code, s.code`)
 	if err != nil {
 		return nil, err

@@ -65,7 +65,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 			return nil, errors.New("store: sqlite DSN needs a path, e.g. sqlite:campuspay.db")
 		}
 		q := url.Values{}
-		for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(15000)", "synchronous(FULL)"} {
+		for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(15000)", "synchronous(FULL)", "cache_size(-65536)", "temp_store(MEMORY)"} {
 			q.Add("_pragma", p)
 		}
 		q.Set("_txlock", "immediate")
@@ -184,21 +184,21 @@ func (t *Tx) forUpdate() string {
 }
 
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, q, args...)
+	return t.x().ExecContext(ctx, q, args...)
 }
 
 func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, q, args...)
+	return t.x().QueryContext(ctx, q, args...)
 }
 
 func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, q, args...)
+	return t.x().QueryRowContext(ctx, q, args...)
 }
 
 // insertID runs an INSERT … RETURNING id (both engines support RETURNING).
 func (t *Tx) insertID(ctx context.Context, q string, args ...any) (int64, error) {
 	var id int64
-	err := t.tx.QueryRowContext(ctx, q+" RETURNING id", args...).Scan(&id)
+	err := t.x().QueryRowContext(ctx, q+" RETURNING id", args...).Scan(&id)
 	return id, err
 }
 

@@ -31,12 +31,24 @@ func (s *Store) ImportStudents(ctx context.Context, schoolID int64, rows func(yi
 			existing[in.StudentNo] = in
 		}
 		r.Close()
-		ins, err := tx.tx.PrepareContext(ctx, `INSERT INTO students (school_id, student_no, name, id_card, grade, major, class_name, phone,
-			password_hash, must_change_password, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'',$9,$10,$10)`)
+		const insQ = `INSERT INTO students (school_id, student_no, name, id_card, grade, major, class_name, phone,
+			password_hash, must_change_password, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'',$9,$10,$10)`
+		b := bound{q: insQ}
+		if tx.dialect == SQLite {
+			b = rebind(insQ)
+		}
+		ins, err := tx.tx.PrepareContext(ctx, b.q)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
+		insert := func(args ...any) error {
+			if tx.dialect == SQLite {
+				args = b.args(args)
+			}
+			_, err := ins.ExecContext(ctx, args...)
+			return err
+		}
 		now := ms(tx.now)
 		return rows(func(in billing.StudentInput) error {
 			st.Rows++
@@ -45,8 +57,7 @@ func (s *Store) ImportStudents(ctx context.Context, schoolID int64, rows func(yi
 			switch {
 			case !ok:
 				st.Created++
-				_, err := ins.ExecContext(ctx, schoolID, in.StudentNo, in.Name, in.IDCard, in.Grade, in.Major, in.Class, in.Phone, true, now)
-				return err
+				return insert(schoolID, in.StudentNo, in.Name, in.IDCard, in.Grade, in.Major, in.Class, in.Phone, true, now)
 			case old == in:
 				st.Unchanged++
 				return nil
@@ -74,20 +85,20 @@ func scanStudent(sc interface{ Scan(...any) error }) (billing.Student, error) {
 
 // StudentByNo finds a student of a school by student number.
 func (s *Store) StudentByNo(ctx context.Context, schoolID int64, no string) (billing.Student, error) {
-	st, err := scanStudent(s.db.QueryRowContext(ctx, `SELECT `+studentCols+` FROM students WHERE school_id=$1 AND student_no=$2`, schoolID, no))
+	st, err := scanStudent(s.x().QueryRowContext(ctx, `SELECT `+studentCols+` FROM students WHERE school_id=$1 AND student_no=$2`, schoolID, no))
 	return st, notFound(err, "学生")
 }
 
 // StudentByID finds a student.
 func (s *Store) StudentByID(ctx context.Context, id int64) (billing.Student, error) {
-	st, err := scanStudent(s.db.QueryRowContext(ctx, `SELECT `+studentCols+` FROM students WHERE id=$1`, id))
+	st, err := scanStudent(s.x().QueryRowContext(ctx, `SELECT `+studentCols+` FROM students WHERE id=$1`, id))
 	return st, notFound(err, "学生")
 }
 
 // CountStudents counts a school's students.
 func (s *Store) CountStudents(ctx context.Context, schoolID int64) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM students WHERE school_id=$1`, schoolID).Scan(&n)
+	err := s.x().QueryRowContext(ctx, `SELECT COUNT(*) FROM students WHERE school_id=$1`, schoolID).Scan(&n)
 	return n, err
 }
 
@@ -112,13 +123,13 @@ func (s *Store) RecordLoginFailure(ctx context.Context, studentID int64, max int
 
 // RecordLoginSuccess clears the failure count.
 func (s *Store) RecordLoginSuccess(ctx context.Context, studentID int64) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE students SET failed_logins = 0, locked_until = 0 WHERE id=$1 AND (failed_logins <> 0 OR locked_until <> 0)`, studentID)
+	_, err := s.x().ExecContext(ctx, `UPDATE students SET failed_logins = 0, locked_until = 0 WHERE id=$1 AND (failed_logins <> 0 OR locked_until <> 0)`, studentID)
 	return err
 }
 
 // SetPassword stores a new password hash and clears the must-change flag.
 func (s *Store) SetPassword(ctx context.Context, studentID int64, hash string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE students SET password_hash=$1, must_change_password=$2, updated_at=$3 WHERE id=$4`,
+	res, err := s.x().ExecContext(ctx, `UPDATE students SET password_hash=$1, must_change_password=$2, updated_at=$3 WHERE id=$4`,
 		hash, false, ms(s.now()), studentID)
 	if err != nil {
 		return err
