@@ -33,7 +33,7 @@ func (s *Store) ImportBills(ctx context.Context, schoolID int64, ref string, row
 		if ref == "" {
 			ref = "import:" + tx.now.UTC().Format("20060102T150405.000")
 		}
-		imp := &billImport{tx: tx, schoolID: schoolID, delta: map[int64]money.Fen{}, projects: map[string]int64{}, items: map[[2]string]int64{}}
+		imp := &billImport{tx: tx, schoolID: schoolID, delta: map[int64]money.Fen{}, adjust: map[int64]money.Fen{}, projects: map[string]int64{}, items: map[[2]string]int64{}}
 		if err := imp.load(ctx); err != nil {
 			return err
 		}
@@ -82,7 +82,7 @@ func (s *Store) ImportBills(ctx context.Context, schoolID int64, ref string, row
 				return nil
 			default:
 				st.Updated++
-				imp.delta[stuID] += in.Amount - old.amount
+				imp.adjust[stuID] += in.Amount - old.amount
 				old.amount, old.mandatory = in.Amount, in.Mandatory
 				imp.lines[k] = old
 				_, err := tx.exec(ctx, `UPDATE bill_lines SET amount=$1, mandatory=$2, updated_at=$3 WHERE id=$4`,
@@ -119,7 +119,8 @@ type billImport struct {
 	projects map[string]int64
 	items    map[[2]string]int64
 	lines    map[lineKey]lineState
-	delta    map[int64]money.Fen
+	delta    map[int64]money.Fen // new lines, per student
+	adjust   map[int64]money.Fen // changed amounts on unpaid lines, per student
 	pending  []any
 
 	batchStmt  *sql.Stmt
@@ -268,11 +269,19 @@ func lineInsertSQL(n int) string {
 	return string(q)
 }
 
-// postJournal posts the file's net effect: one debit (or credit) per
+// postJournal posts the file's net effect: one bill entry for new lines
+// and one adjustment entry for changed amounts, each with a posting per
 // student's receivable against the school's revenue.
 func (b *billImport) postJournal(ctx context.Context, ref string) error {
-	ids := make([]int64, 0, len(b.delta))
-	for id, d := range b.delta {
+	if err := b.postDeltas(ctx, journal.KindBill, ref, "账单导入", b.delta); err != nil {
+		return err
+	}
+	return b.postDeltas(ctx, journal.KindAdjust, ref, "未缴账单金额调整", b.adjust)
+}
+
+func (b *billImport) postDeltas(ctx context.Context, kind, ref, memo string, delta map[int64]money.Fen) error {
+	ids := make([]int64, 0, len(delta))
+	for id, d := range delta {
 		if d != 0 {
 			ids = append(ids, id)
 		}
@@ -281,11 +290,11 @@ func (b *billImport) postJournal(ctx context.Context, ref string) error {
 		return nil
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	e := journal.Entry{SchoolID: b.schoolID, Kind: journal.KindBill, Ref: ref, Memo: "账单导入"}
+	e := journal.Entry{SchoolID: b.schoolID, Kind: kind, Ref: ref, Memo: memo}
 	var total money.Fen
 	for _, id := range ids {
-		e.Postings = append(e.Postings, journal.Posting{Account: journal.Receivable(id), Amount: b.delta[id]})
-		total += b.delta[id]
+		e.Postings = append(e.Postings, journal.Posting{Account: journal.Receivable(id), Amount: delta[id]})
+		total += delta[id]
 	}
 	if total != 0 {
 		e.Postings = append(e.Postings, journal.Posting{Account: journal.Revenue(b.schoolID), Amount: -total})

@@ -298,6 +298,10 @@ func TestImportBills(t *testing.T) {
 			if got := count(t, x.s, "journal_entries"); got != before.entries+1 {
 				t.Errorf("entries %d → %d, want one adjustment", before.entries, got)
 			}
+			var kind string
+			if err := x.s.DB().QueryRow(`SELECT kind FROM journal_entries ORDER BY id DESC LIMIT 1`).Scan(&kind); err != nil || kind != "adjust" {
+				t.Errorf("last entry kind %q (%v), want adjust", kind, err)
+			}
 			journalOK(t, x.s)
 			// and back down
 			importBills(t, x, "lower", withAmount(0, storetest.ItemDorm, 100000))
