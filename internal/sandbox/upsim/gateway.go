@@ -258,6 +258,11 @@ func (g *Gateway) Pay(ctx context.Context, orderNo, cardNo, pin, phone, smsCode 
 	o.attempts++
 	if code != "00" {
 		o.lastCode, o.lastMsg = code, acp.Message(code)
+		if code == "33" {
+			// Say the limit, as real banks' pages do, so that the platform
+			// can propose the items that fit (R2; api.KnownLimit reads it).
+			o.lastMsg += "（本次可用限额 " + g.limitLeft(normalizeCard(cardNo), now).Yuan() + "）"
+		}
 		g.log.Info("sandbox unionpay payment refused", "order_no", orderNo, "resp_code", code)
 		return code, o.lastMsg, nil
 	}
@@ -331,6 +336,23 @@ func (g *Gateway) check(o *order, now time.Time, cardNo, pin, phone, sms string)
 		return "64"
 	}
 	return "00"
+}
+
+// limitLeft is what the card may still pay today in one transaction; it
+// is called with g.mu held.
+func (g *Gateway) limitLeft(cardNo string, now time.Time) money.Fen {
+	card, _ := findCard(cardNo)
+	left := card.SingleLimit
+	if card.DailyLimit > 0 {
+		d := card.DailyLimit - g.spent[card.No+now.In(unionpay.Beijing).Format("20060102")]
+		if left == 0 || d < left {
+			left = d
+		}
+	}
+	if left < 0 {
+		left = 0
+	}
+	return left
 }
 
 func randN(n int64) int64 {

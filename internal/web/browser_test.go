@@ -1,0 +1,239 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+const chromium = "/usr/bin/chromium"
+
+// artifacts is where screenshots go: test-artifacts/web at the repo root.
+var artifacts = filepath.Join("..", "..", "test-artifacts", "web")
+
+// browser starts one headless Chromium for a test, or skips the test when
+// Chromium is missing (unless CAMPUSPAY_REQUIRE_BROWSER=1).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		if os.Getenv("CAMPUSPAY_REQUIRE_BROWSER") == "1" {
+			t.Fatalf("CAMPUSPAY_REQUIRE_BROWSER=1 but %s is missing: %v", chromium, err)
+		}
+		t.Skipf("%s not installed", chromium)
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.Headless,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("lang", "zh-CN"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(390, 844),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
+	if err := chromedp.Do(bctx); err != nil { // start the browser, without a timeout
+		t.Fatal(err)
+	}
+	return bctx
+}
+
+// tab opens a tab with its own cookies (a new browser context) sized as a
+// phone or a desktop; its context times out after limit.
+func tab(t *testing.T, bctx context.Context, phone bool, limit time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	w, h := int64(1280), int64(900)
+	if phone {
+		w, h = 390, 844
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, h)); err != nil {
+		t.Fatal(err)
+	}
+	tctx, tcancel := context.WithTimeout(ctx, limit)
+	t.Cleanup(tcancel)
+	return tctx
+}
+
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 gives PNG
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(artifacts, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		t.Fatalf("%s: %v\nat %s:\n%.1500s", what, err, loc, body)
+	}
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func mustContain(t *testing.T, got string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("page lacks %q in:\n%.2000s", w, got)
+		}
+	}
+}
+
+// loginAndChange logs a new student in with the initial password and sets
+// a new one, as the seed's Step2 and R5 ask; it ends on the fee page.
+func loginAndChange(t *testing.T, ctx context.Context, base, no, prefix string) {
+	t.Helper()
+	do(t, ctx, "open login", chromedp.Navigate(base+"/s/"+school+"/login"), chromedp.WaitVisible(chromedp.CSS("#student_no")))
+	if prefix != "" {
+		shot(t, ctx, prefix+"-01-login")
+	}
+	do(t, ctx, "log in",
+		chromedp.SendKeys(chromedp.CSS("#student_no"), no),
+		chromedp.SendKeys(chromedp.CSS("#password"), "111111"),
+		chromedp.Click(chromedp.CSS(`form[action$="/login"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("#new_password")))
+	if prefix != "" {
+		shot(t, ctx, prefix+"-02-must-change-password")
+	}
+	do(t, ctx, "change password",
+		chromedp.SendKeys(chromedp.CSS("#old_password"), "111111"),
+		chromedp.SendKeys(chromedp.CSS("#new_password"), newPassword),
+		chromedp.SendKeys(chromedp.CSS("#confirm_password"), newPassword),
+		chromedp.Click(chromedp.CSS(`form[action$="/password"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("#fees-form")))
+}
+
+// itemID finds the checkbox id of an item on the fee page by its name.
+func itemID(t *testing.T, ctx context.Context, name string) string {
+	t.Helper()
+	id, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(
+		`[...document.querySelectorAll("#fees-form label")].find(l => l.textContent.includes(%q)).htmlFor`, name)))
+	if err != nil || id == "" {
+		t.Fatalf("item %s: %q %v", name, id, err)
+	}
+	return "#" + id
+}
+
+// unionPay goes through the sandbox gateway's pages as a person does:
+// card number → 下一步 → PIN, phone, 免费获取, SMS code → 确认付款.
+func unionPay(t *testing.T, ctx context.Context, card, phone, prefix string) {
+	t.Helper()
+	do(t, ctx, "gateway card page", chromedp.WaitVisible(chromedp.CSS("#card_no")))
+	do(t, ctx, "card number",
+		chromedp.SendKeys(chromedp.CSS("#card_no"), card),
+		chromedp.Click(chromedp.CSS(`form[action$="/pay/card"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("#pin")))
+	do(t, ctx, "PIN, phone and SMS code",
+		chromedp.SendKeys(chromedp.CSS("#pin"), "123456"),
+		chromedp.SendKeys(chromedp.CSS("#phone"), phone),
+		chromedp.Click(chromedp.CSS(`button[value=sms]`)),
+		chromedp.WaitVisible(chromedp.CSS(".note")),
+		chromedp.SendKeys(chromedp.CSS("#sms_code"), "111111"))
+	shot(t, ctx, prefix+"-unionpay-verify")
+	do(t, ctx, "确认付款", chromedp.Click(chromedp.CSS(`button[value=pay]`)), chromedp.WaitVisible(chromedp.CSS("#back button")))
+	shot(t, ctx, prefix+"-unionpay-result")
+	do(t, ctx, "返回商户", chromedp.Click(chromedp.CSS("#back button")), chromedp.WaitVisible(chromedp.CSS(".result h1")))
+}
+
+// TestBrowser drives the seed's Step1–Step4 in Chromium: UnionPay success
+// on a phone-sized window, the ABC card's limit on a desktop, WeChat QR.
+func TestBrowser(t *testing.T) {
+	bctx := browser(t)
+	srv := boot(t)
+	base := srv.URL
+
+	t.Run("a: a new student pays by UnionPay with the ICBC card and sees the record", func(t *testing.T) {
+		ctx := tab(t, bctx, true, 40*time.Second)
+		loginAndChange(t, ctx, base, studentNo(11), "a")
+		mustContain(t, text(t, ctx, "main"), "✓ 必缴", "可勾选", "缴费须知")
+		if got := text(t, ctx, "#total"); got != "7000.00" {
+			t.Errorf("default total %q, want 7000.00", got)
+		}
+		shot(t, ctx, "a-03-fees")
+		do(t, ctx, "tick 提档费", chromedp.Click(chromedp.CSS(itemID(t, ctx, "提档费"))))
+		if got := text(t, ctx, "#total"); got != "7050.00" {
+			t.Errorf("running total %q, want 7050.00", got)
+		}
+		do(t, ctx, "支付", chromedp.Click(chromedp.CSS(`#fees-form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`input[value=unionpay]`)))
+		mustContain(t, text(t, ctx, "main"), "支付信息", "7050.00", "只支持中国银联储蓄卡/借记卡支付，不支持信用卡支付", "银联在线", "微信支付")
+		shot(t, ctx, "a-04-checkout")
+		do(t, ctx, "银联在线", chromedp.Click(chromedp.CSS(`input[value=unionpay]`)), chromedp.Click(chromedp.CSS(`form[action$="/pay"] button[type=submit]`)))
+		unionPay(t, ctx, "6222021000000000009", "13800000001", "a-05")
+		mustContain(t, text(t, ctx, "main"), "支付成功", "7050.00", "学费", "住宿费", "提档费")
+		shot(t, ctx, "a-06-success")
+		do(t, ctx, "缴费记录", chromedp.Click(chromedp.CSS(`nav a[href$="/orders"]`)), chromedp.WaitVisible(chromedp.CSS(".records")))
+		mustContain(t, text(t, ctx, "main"), "支付成功", "银联在线", "7050.00", "已缴费")
+		shot(t, ctx, "a-07-records")
+	})
+
+	t.Run("b: the ABC card over its limit shows 交易金额超限, the three ways out and what fits", func(t *testing.T) {
+		ctx := tab(t, bctx, false, 40*time.Second)
+		loginAndChange(t, ctx, base, studentNo(12), "")
+		do(t, ctx, "支付", chromedp.Click(chromedp.CSS(`#fees-form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`input[value=unionpay]`)))
+		do(t, ctx, "银联在线", chromedp.Click(chromedp.CSS(`input[value=unionpay]`)), chromedp.Click(chromedp.CSS(`form[action$="/pay"] button[type=submit]`)))
+		unionPay(t, ctx, "6228481000000000009", "13800000002", "b-01")
+		mustContain(t, text(t, ctx, "main"), "交易金额超限", "先缴纳在限额内的项目金额，隔天再缴纳余下的", "换另外一张银联储蓄卡/借记卡进行缴纳",
+			"开通网上银行的，可以进入该卡的网上银行提高当日或当月最高限额", "以下项目合计在限额内，可先缴纳：", "住宿费", "1200.00", "继续支付", "取消订单")
+		shot(t, ctx, "b-02-amount-limit")
+		do(t, ctx, "先缴纳这些项目", chromedp.Click(chromedp.CSS(`.failure button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS("#fees-form")))
+		if got := text(t, ctx, "#total"); got != "1200.00" {
+			t.Errorf("fit selection total %q, want 1200.00", got)
+		}
+		shot(t, ctx, "b-03-fees-with-fit")
+	})
+
+	t.Run("c: WeChat QR page turns into 支付成功 by itself after the payer pays", func(t *testing.T) {
+		ctx := tab(t, bctx, true, 40*time.Second)
+		loginAndChange(t, ctx, base, studentNo(13), "")
+		do(t, ctx, "支付", chromedp.Click(chromedp.CSS(`#fees-form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`input[value=wechat]`)))
+		do(t, ctx, "微信支付", chromedp.Click(chromedp.CSS(`input[value=wechat]`)), chromedp.Click(chromedp.CSS(`form[action$="/pay"] button[type=submit]`)),
+			chromedp.WaitVisible(chromedp.CSS("img.qr")))
+		mustContain(t, text(t, ctx, "main"), "请使用手机微信扫描电脑屏幕上的二维码，请勿扫描他人发来的二维码截图", "7000.00", "在沙箱中模拟手机扫码支付")
+		loaded, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("img.qr").complete && document.querySelector("img.qr").naturalWidth > 0`))
+		if err != nil || !loaded {
+			t.Errorf("QR image not loaded: %v", err)
+		}
+		shot(t, ctx, "c-01-wechat-qr")
+		href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("a")].find(a => a.textContent.includes("在沙箱中模拟手机扫码支付")).href`))
+		if err != nil || href == "" {
+			t.Fatalf("sandbox link: %v", err)
+		}
+		// The payer's phone: another tab on the sandbox payer page.
+		phone, cancel := chromedp.NewContext(ctx)
+		defer cancel()
+		do(t, phone, "payer page", chromedp.Navigate(href), chromedp.WaitVisible(chromedp.CSS("form button[type=submit]")))
+		shot(t, phone, "c-02-wechat-payer")
+		do(t, phone, "确认支付", chromedp.Click(chromedp.CSS("form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".result.ok")))
+		start := time.Now()
+		do(t, ctx, "the waiting page turns into the result", chromedp.WaitVisible(chromedp.CSS("h1.ok")))
+		t.Logf("the waiting page showed 支付成功 %v after the payer paid", time.Since(start).Round(100*time.Millisecond))
+		mustContain(t, text(t, ctx, "main"), "支付成功", "微信支付", "7000.00")
+		shot(t, ctx, "c-03-wechat-success")
+	})
+}

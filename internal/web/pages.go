@@ -1,0 +1,796 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/skip2/go-qrcode"
+
+	"campuspay/internal/api"
+	"campuspay/internal/apperr"
+	"campuspay/internal/auth"
+	"campuspay/internal/billing"
+	"campuspay/internal/channel/unionpay/acp"
+	"campuspay/internal/money"
+	"campuspay/internal/payment"
+)
+
+// ---- home ----
+
+type homePage struct {
+	layout
+	Schools []schoolLink
+	Sandbox bool
+}
+
+type schoolLink struct{ Name, Region, URL string }
+
+func (h *handler) home(w http.ResponseWriter, r *http.Request) {
+	schools, err := h.Store.Schools(r.Context())
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	pg := homePage{layout: layout{Title: "校园缴费平台"}, Sandbox: h.Sandbox != nil}
+	for _, s := range schools {
+		pg.Schools = append(pg.Schools, schoolLink{Name: s.Name, Region: s.RegionName, URL: schoolPath(s.Code)})
+	}
+	h.render(w, http.StatusOK, "home", pg)
+}
+
+// ---- login, logout, password ----
+
+type loginPage struct {
+	layout
+	StudentNo    string
+	LoginCSRF    string
+	Next         string
+	PasswordHint string
+}
+
+func (h *handler) loginPage(w http.ResponseWriter, r *http.Request) {
+	code := r.PathValue("school")
+	sc, err := h.Store.SchoolByCode(r.Context(), code)
+	if err != nil {
+		h.renderError(w, r, http.StatusNotFound, "学校不存在，请从学校官网“网上缴费平台”进入", "/")
+		return
+	}
+	if p, err := h.Auth.Authenticate(r.Context(), "web", cookieValue(r, sessionCookie)); err == nil && p.School.Code == code {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next"), code), http.StatusSeeOther)
+		return
+	}
+	pg := h.newLoginPage(w, r, sc)
+	switch {
+	case r.URL.Query().Get("expired") == "1":
+		pg.Notice = "登录已超时（15 分钟无操作），请重新登录"
+	case r.URL.Query().Get("bye") == "1":
+		pg.Notice = "您已安全退出"
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	h.render(w, http.StatusOK, "login", pg)
+}
+
+func (h *handler) newLoginPage(w http.ResponseWriter, r *http.Request, sc billing.School) loginPage {
+	token := cookieValue(r, loginCookie)
+	if len(token) < 32 {
+		token, _ = auth.NewToken()
+		setCookie(w, r, loginCookie, token, sc.Code, http.SameSiteStrictMode, 0)
+	}
+	return loginPage{layout: layout{Title: "学生登录", School: schoolOf(sc)}, LoginCSRF: token,
+		Next: r.URL.Query().Get("next"), PasswordHint: "初始密码为 " + sc.Policy.InitialPassword}
+}
+
+func (h *handler) login(w http.ResponseWriter, r *http.Request) {
+	code := r.PathValue("school")
+	sc, err := h.Store.SchoolByCode(r.Context(), code)
+	if err != nil {
+		h.renderError(w, r, http.StatusNotFound, "学校不存在，请从学校官网“网上缴费平台”进入", "/")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	cookie := cookieValue(r, loginCookie)
+	if cookie == "" || !auth.EqualConstantTime(r.PostFormValue("csrf"), cookie) {
+		h.renderError(w, r, http.StatusForbidden, "页面已过期，请刷新登录页面后重新登录", schoolPath(code, "login"))
+		return
+	}
+	no := strings.TrimSpace(r.PostFormValue("student_no"))
+	_, st, err := h.Auth.StudentLogin(r.Context(), code, no, r.PostFormValue("password"))
+	if err == nil {
+		var token string
+		if token, _, err = h.Auth.NewSession(r.Context(), "web", st.ID); err == nil {
+			setCookie(w, r, sessionCookie, token, code, http.SameSiteLaxMode, 0)
+			setCookie(w, r, loginCookie, "", code, http.SameSiteStrictMode, -1)
+			next := safeNext(r.PostFormValue("next"), code)
+			if st.MustChangePassword {
+				next = schoolPath(code, "password")
+			}
+			http.Redirect(w, r, next, http.StatusSeeOther)
+			return
+		}
+	}
+	status, v := h.viewOf(r, err)
+	pg := h.newLoginPage(w, r, sc)
+	pg.StudentNo, pg.Next, pg.Error = no, r.PostFormValue("next"), &v
+	h.render(w, status, "login", pg)
+}
+
+func (h *handler) logout(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if err := h.Auth.Logout(r.Context(), p); err != nil {
+		h.fail(w, r, &p, err)
+		return
+	}
+	setCookie(w, r, sessionCookie, "", p.School.Code, http.SameSiteLaxMode, -1)
+	http.Redirect(w, r, schoolPath(p.School.Code, "login")+"?bye=1", http.StatusSeeOther)
+}
+
+type passwordPage struct {
+	layout
+	Must bool
+	Rule string
+}
+
+func (h *handler) passwordPage(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	h.render(w, http.StatusOK, "password", h.newPasswordPage(p))
+}
+
+func (h *handler) newPasswordPage(p auth.Principal) passwordPage {
+	pg := passwordPage{layout: layoutOf(p, "修改密码", "password"), Must: p.Student.MustChangePassword, Rule: auth.ErrWeakPassword.Error()}
+	if pg.Must {
+		pg.Notice = "首次登录请先修改初始密码，修改后才能查看和缴纳费用"
+	}
+	return pg
+}
+
+func (h *handler) changePassword(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	old, pw, again := r.PostFormValue("old_password"), r.PostFormValue("new_password"), r.PostFormValue("confirm_password")
+	var err error
+	if pw != again {
+		err = apperr.New(apperr.Invalid, "password_mismatch", "两次输入的新密码不一致")
+	} else {
+		err = h.Auth.ChangePassword(r.Context(), p, old, pw)
+	}
+	if err != nil {
+		status, v := h.viewOf(r, err)
+		pg := h.newPasswordPage(p)
+		if v.Hint == "" && apperr.CodeOf(err) != "weak_password" {
+			v.Hint = "新密码规则：" + pg.Rule
+		}
+		pg.Error = &v
+		h.render(w, status, "password", pg)
+		return
+	}
+	http.Redirect(w, r, schoolPath(p.School.Code, "fees")+"?done=password", http.StatusSeeOther)
+}
+
+// ---- fees ----
+
+type feesPage struct {
+	layout
+	Projects       []projectView
+	HasUnpaid      bool
+	Total          string
+	Open           []orderView
+	Paid           []paidView
+	PaidTotal      string
+	OutstandingDue string
+	Rules          rulesView
+}
+
+type projectView struct {
+	ID          int64
+	Name        string
+	Check       bool // the R8 ✓: this project is the one to pay now
+	Items       []itemView
+	UnpaidTotal string
+	SelectAll   string // no-JS 全选: the fee page with this project's items selected
+	Selectable  bool
+}
+
+type itemView struct {
+	ID         int64
+	Name       string
+	Amount     string
+	Fen        int64
+	Mandatory  bool
+	Locked     bool // ticked and locked: a checked, disabled box plus a hidden input
+	Checked    bool
+	Selectable bool
+	Paid       bool
+	HeldBy     string
+	HeldUntil  string
+	PaidAmount string
+}
+
+type paidView struct{ Project, Item, Amount string }
+
+type rulesView struct {
+	Legend, MandatoryFirst, OneProject, NoDoublePay string
+}
+
+func rulesOf(p billing.Policy) rulesView {
+	return rulesView{
+		Legend:         "缴费项目后标有“✓ 必缴”的是必缴项目，已默认勾选；标有“可勾选”的可以自行勾选（新生应勾选学费、住宿费、提档费）。",
+		MandatoryFirst: billing.SeedMandatoryFirst + "！",
+		OneProject:     "如果选择了一个大项目里的子项目后，会看到此项目标题末会出现打勾的“✓”符号，表示" + billing.SeedOneProject + "。",
+		NoDoublePay: fmt.Sprintf("为避免重复支付，下单且并未支付的，需同学们等待%d分钟才能再次选择缴费项目进行支付！也可以在“待支付订单”中继续支付，或取消订单后重新选择。",
+			int(p.LockDuration().Minutes())),
+	}
+}
+
+// feesModel lays out the board; sel, when not nil, is the selection to
+// show ticked instead of the default (after a refusal, or ?select=).
+func (h *handler) feesModel(ctx context.Context, p auth.Principal, sel []int64) (feesPage, error) {
+	lines, err := h.Store.Lines(ctx, p.Student.ID)
+	if err != nil {
+		return feesPage{}, err
+	}
+	holds, err := h.Store.Holds(ctx, p.Student.ID)
+	if err != nil {
+		return feesPage{}, err
+	}
+	pol := p.School.Policy
+	b := billing.BuildBoard(lines, holds, pol, h.Now())
+	chosen := map[int64]bool{}
+	for _, id := range sel {
+		chosen[id] = true
+	}
+	pg := feesPage{layout: layoutOf(p, "缴费", "fees"), HasUnpaid: b.HasUnpaid, Rules: rulesOf(pol),
+		PaidTotal: b.PaidTotal.Yuan(), OutstandingDue: b.OutstandingDue.Yuan()}
+	pg.Script = true // running total and 全选; the form works without it
+	var total money.Fen
+	for _, bp := range b.Projects {
+		pv := projectView{ID: bp.ID, Name: bp.Name, Check: bp.SelectedLock && sel == nil, UnpaidTotal: bp.UnpaidTotal.Yuan()}
+		var all []string
+		for _, it := range bp.Items {
+			iv := itemView{ID: it.ID, Name: it.ItemName, Amount: it.Amount.Yuan(), Fen: int64(it.Unpaid()), Mandatory: it.Mandatory,
+				Selectable: it.Selectable, HeldBy: it.HeldBy, HeldUntil: fmtTime(it.HeldUntil)}
+			switch it.Status {
+			case billing.StatusPaid:
+				iv.Paid = true
+				pg.Paid = append(pg.Paid, paidView{Project: bp.Name, Item: it.ItemName, Amount: it.Paid.Yuan()})
+			case billing.StatusUnpaid:
+				pv.Selectable = true
+				all = append(all, strconv.FormatInt(it.ID, 10))
+				if sel == nil {
+					iv.Locked, iv.Checked = it.PreTicked, it.PreTicked
+				} else {
+					iv.Checked = chosen[it.ID]
+				}
+				if iv.Checked {
+					total += it.Unpaid()
+					if sel != nil && pol.OneProjectPerOrder {
+						pv.Check = true
+					}
+				}
+			}
+			if it.Paid > 0 && !it.IsPaid() {
+				iv.PaidAmount = it.Paid.Yuan()
+			}
+			pv.Items = append(pv.Items, iv)
+		}
+		if len(all) > 0 {
+			pv.SelectAll = schoolPath(p.School.Code, "fees") + "?select=" + strings.Join(all, ",")
+		}
+		pg.Projects = append(pg.Projects, pv)
+	}
+	pg.Total = total.Yuan()
+	for _, no := range b.OpenOrderNos {
+		o, err := h.Store.Order(ctx, no)
+		if err != nil {
+			return pg, err
+		}
+		pg.Open = append(pg.Open, h.orderViewOf(p, o))
+	}
+	return pg, nil
+}
+
+func parseIDs(vals []string) []int64 {
+	var out []int64
+	for _, v := range vals {
+		for _, s := range strings.Split(v, ",") {
+			if id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil && id > 0 {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
+func (h *handler) fees(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	var sel []int64
+	if q := r.URL.Query().Get("select"); q != "" {
+		sel = parseIDs([]string{q})
+	}
+	pg, err := h.feesModel(r.Context(), p, sel)
+	if err != nil {
+		h.fail(w, r, &p, err)
+		return
+	}
+	q := r.URL.Query()
+	var notes []string
+	if q.Get("done") == "password" {
+		notes = append(notes, "密码修改成功，请牢记新密码。")
+	}
+	if no := q.Get("cancelled"); payment.ValidOrderNo(no) {
+		notes = append(notes, "订单 "+no+" 已取消，可以重新选择缴费项目。")
+	}
+	if sel != nil {
+		notes = append(notes, "已为您勾选所选项目，请核对后点击“支付”。")
+	}
+	pg.Notice = strings.Join(notes, "")
+	h.render(w, http.StatusOK, "fees", pg)
+}
+
+// refuse re-renders the fee page with a rule refusal explained and the
+// student's selection kept.
+func (h *handler) refuse(w http.ResponseWriter, r *http.Request, p auth.Principal, sel []int64, cause error) {
+	pg, err := h.feesModel(r.Context(), p, sel)
+	if err != nil {
+		h.fail(w, r, &p, err)
+		return
+	}
+	status, v := h.viewOf(r, cause)
+	pg.Error = &v
+	h.render(w, status, "fees", pg)
+}
+
+// ---- checkout and pay ----
+
+type checkoutPage struct {
+	layout
+	Items    []lineView
+	Total    string
+	IDs      []int64
+	Channels []channelOption
+	Warning  string
+}
+
+type lineView struct{ Project, Item, Amount string }
+
+type channelOption struct {
+	Value, Label, Note string
+	Checked            bool
+}
+
+// debitOnly is the seed's warning (R1), shown wherever a card is chosen.
+const debitOnly = "只支持中国银联储蓄卡/借记卡支付，不支持信用卡支付"
+
+func (h *handler) checkout(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	ids := parseIDs(r.PostForm["item"])
+	lines, err := h.Store.Lines(r.Context(), p.Student.ID)
+	if err != nil {
+		h.fail(w, r, &p, err)
+		return
+	}
+	holds, err := h.Store.Holds(r.Context(), p.Student.ID)
+	if err != nil {
+		h.fail(w, r, &p, err)
+		return
+	}
+	d, err := billing.Decide(lines, holds, p.School.Policy, h.Now(), ids)
+	if err != nil {
+		h.refuse(w, r, p, ids, err)
+		return
+	}
+	h.render(w, http.StatusOK, "checkout", h.checkoutModel(p, d, ""))
+}
+
+func (h *handler) checkoutModel(p auth.Principal, d billing.Decision, channel string) checkoutPage {
+	pg := checkoutPage{layout: layoutOf(p, "支付信息", "fees"), Total: d.Amount.Yuan(), Warning: debitOnly}
+	for _, l := range d.Lines {
+		pg.Items = append(pg.Items, lineView{Project: l.ProjectName, Item: l.ItemName, Amount: l.Unpaid().Yuan()})
+		pg.IDs = append(pg.IDs, l.ID)
+	}
+	pol := p.School.Policy
+	if pol.ChannelEnabled(payment.UnionPay) {
+		pg.Channels = append(pg.Channels, channelOption{Value: payment.UnionPay, Label: "银联在线",
+			Note: "输入银联卡号 → 取款密码 → 短信验证码（免费获取）→ 确认付款 → 返回商户"})
+	}
+	if pol.ChannelEnabled(payment.WeChat) {
+		pg.Channels = append(pg.Channels, channelOption{Value: payment.WeChat, Label: "微信支付",
+			Note: "用手机微信扫描电脑屏幕上显示的二维码"})
+	}
+	for i := range pg.Channels {
+		pg.Channels[i].Checked = pg.Channels[i].Value == channel || (channel == "" && i == 0)
+	}
+	return pg
+}
+
+func (h *handler) frontURL(p auth.Principal) string {
+	return h.Payments.Config().PublicURL + schoolPath(p.School.Code, "return", "unionpay")
+}
+
+func (h *handler) pay(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	ids := parseIDs(r.PostForm["item"])
+	channel := r.PostFormValue("channel")
+	co, err := h.Payments.Create(r.Context(), p.School, p.Student, ids, channel, false, clientIP(r), h.frontURL(p))
+	if err != nil {
+		if c := apperr.CodeOf(err); c == "invalid_channel" || c == billing.CodeChannelDisabled {
+			lines, lerr := h.Store.Lines(r.Context(), p.Student.ID)
+			holds, herr := h.Store.Holds(r.Context(), p.Student.ID)
+			if d, derr := billing.Decide(lines, holds, p.School.Policy, h.Now(), ids); lerr == nil && herr == nil && derr == nil {
+				status, v := h.viewOf(r, err)
+				pg := h.checkoutModel(p, d, channel)
+				pg.Error = &v
+				h.render(w, status, "checkout", pg)
+				return
+			}
+		}
+		if isRule(err) {
+			h.refuse(w, r, p, ids, err)
+			return
+		}
+		h.fail(w, r, &p, err)
+		return
+	}
+	h.showPay(w, r, p, co.Order, co.Pay)
+}
+
+type unionPayPage struct {
+	layout
+	Action  string
+	Fields  []field
+	OrderNo string
+	Amount  string
+}
+
+type field struct{ Name, Value string }
+
+// showPay sends the student on to pay: the auto-submitting form to the
+// UnionPay gateway, or the WeChat QR page (by redirect, so reloading it
+// does not post again).
+func (h *handler) showPay(w http.ResponseWriter, r *http.Request, p auth.Principal, o payment.Order, pay payment.PayInstruction) {
+	if pay.Type == "qr" {
+		h.codes.put(o.OrderNo, pay.CodeURL)
+		http.Redirect(w, r, schoolPath(p.School.Code, "orders", o.OrderNo), http.StatusSeeOther)
+		return
+	}
+	pg := unionPayPage{layout: layoutOf(p, "前往银联支付", "fees"), Action: pay.URL, OrderNo: o.OrderNo, Amount: o.Amount.Yuan()}
+	for k, v := range pay.Fields {
+		pg.Fields = append(pg.Fields, field{k, v})
+	}
+	sort.Slice(pg.Fields, func(i, j int) bool { return pg.Fields[i].Name < pg.Fields[j].Name })
+	allowFormAction(w, pay.URL)
+	h.render(w, http.StatusOK, "unionpay", pg)
+}
+
+// unionPayReturn takes the gateway's front return (返回商户). It is not
+// CSRF-protected: the signed fields are verified instead, and the result
+// page shows the state from the database, never from the post.
+func (h *handler) unionPayReturn(w http.ResponseWriter, r *http.Request) {
+	code := r.PathValue("school")
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxForm))
+	if err != nil {
+		h.renderError(w, r, http.StatusBadRequest, "支付结果格式错误，请在“缴费记录”中查看订单状态", schoolPath(code, "orders"))
+		return
+	}
+	n := h.Payments.HandleNotification(r.Context(), payment.UnionPay, r.Header, body, "front")
+	if n.Status >= 400 || !payment.ValidOrderNo(n.Result.OrderNo) {
+		h.renderError(w, r, http.StatusBadRequest, "支付结果验证失败，请在“缴费记录”中查看订单状态；如已扣款请联系客服", schoolPath(code, "orders"))
+		return
+	}
+	http.Redirect(w, r, schoolPath(code, "orders", n.Result.OrderNo), http.StatusSeeOther)
+}
+
+// ---- orders ----
+
+type orderView struct {
+	OrderNo, Status, Label, Channel, Amount string
+	Created, Expires, PaidAt                string
+	Items                                   []lineView
+	ItemNames                               string
+	Open, Paid                              bool
+	MaskedCard                              string
+	URL, PayURL, CancelURL                  string
+	FailureMessage                          string
+}
+
+var channelLabels = map[string]string{payment.UnionPay: "银联在线", payment.WeChat: "微信支付"}
+
+func (h *handler) orderViewOf(p auth.Principal, o payment.Order) orderView {
+	v := orderView{OrderNo: o.OrderNo, Status: string(o.Status), Label: o.Status.Label(), Channel: channelLabels[o.Channel],
+		Amount: o.Amount.Yuan(), Created: fmtTime(o.CreatedAt), Expires: fmtTime(o.ExpiresAt), PaidAt: fmtTime(o.PaidAt),
+		Open: o.Status.Open(), Paid: o.Status == payment.StatusPaid, MaskedCard: o.MaskedCard,
+		URL: schoolPath(p.School.Code, "orders", o.OrderNo)}
+	if v.MaskedCard != "" && !strings.Contains(v.MaskedCard, "*") {
+		v.MaskedCard = billing.MaskCard(v.MaskedCard)
+	}
+	var names []string
+	for _, l := range o.Lines {
+		v.Items = append(v.Items, lineView{Project: l.ProjectName, Item: l.ItemName, Amount: l.Amount.Yuan()})
+		names = append(names, l.ItemName)
+	}
+	v.ItemNames = strings.Join(names, "、")
+	if v.Open {
+		v.PayURL = v.URL + "/pay"
+		v.CancelURL = v.URL + "/cancel"
+	}
+	if o.FailureCode != "" {
+		v.FailureMessage = o.FailureMessage
+		if o.Channel == payment.UnionPay {
+			v.FailureMessage = acp.Message(o.FailureCode)
+		}
+	}
+	return v
+}
+
+type ordersPage struct {
+	layout
+	Orders    []orderView
+	Paid      []paidView
+	PaidTotal string
+}
+
+func (h *handler) orders(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	os, err := h.Store.Orders(r.Context(), p.Student.ID)
+	if err != nil {
+		h.fail(w, r, &p, err)
+		return
+	}
+	lines, err := h.Store.Lines(r.Context(), p.Student.ID)
+	if err != nil {
+		h.fail(w, r, &p, err)
+		return
+	}
+	pg := ordersPage{layout: layoutOf(p, "缴费记录", "orders")}
+	for _, o := range os {
+		pg.Orders = append(pg.Orders, h.orderViewOf(p, o))
+	}
+	var paid money.Fen
+	for _, l := range lines {
+		if l.Paid > 0 {
+			pg.Paid = append(pg.Paid, paidView{Project: l.ProjectName, Item: l.ItemName, Amount: l.Paid.Yuan()})
+			paid += l.Paid
+		}
+	}
+	pg.PaidTotal = paid.Yuan()
+	h.render(w, http.StatusOK, "orders", pg)
+}
+
+func (h *handler) ownOrder(r *http.Request, p auth.Principal) (payment.Order, error) {
+	no := r.PathValue("order_no")
+	notFound := apperr.New(apperr.NotFound, "order_not_found", "订单不存在")
+	if !payment.ValidOrderNo(no) {
+		return payment.Order{}, notFound
+	}
+	o, err := h.Store.Order(r.Context(), no)
+	if err != nil {
+		if apperr.HTTPStatus(err) == http.StatusNotFound {
+			return o, notFound
+		}
+		return o, err
+	}
+	if o.StudentID != p.Student.ID {
+		return payment.Order{}, notFound
+	}
+	return o, nil
+}
+
+type orderPage struct {
+	layout
+	Order   orderView
+	Failure *failureView
+}
+
+type failureView struct {
+	Message  string
+	Advice   []string
+	WaysOut  []string
+	Fit      []lineView
+	FitTotal string
+	FitURL   string
+	FitIDs   string // "1,2": cancel this order, then tick these
+	Limit    string
+}
+
+// seedAdvice is the seed's 注意事项 for the card checks (R1, R3).
+var seedAdvice = map[string]string{
+	"66": "预留手机号确实错误了，请到银行柜台修改。",
+	"77": "建行卡，请前往银行网点开通网银。",
+	"72": "邮储卡，请登陆银联在线开通。",
+	"68": "校园安心付" + debitOnly + "，请使用中国银联储蓄卡/借记卡。",
+}
+
+type waitingPage struct {
+	layout
+	Order      orderView
+	QRURL      string
+	SandboxURL string
+	StatusURL  string
+	Warning    string
+}
+
+func (h *handler) order(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	o, err := h.ownOrder(r, p)
+	if err != nil {
+		h.fail(w, r, &p, err)
+		return
+	}
+	v := h.orderViewOf(p, o)
+	if o.Status.Open() && o.Channel == payment.WeChat && h.Now().Before(o.ExpiresAt) {
+		pg := waitingPage{layout: layoutOf(p, "微信支付", "orders"), Order: v, QRURL: v.URL + "/qr.png", StatusURL: v.URL + "/status",
+			Warning: "请使用手机微信扫描电脑屏幕上的二维码，请勿扫描他人发来的二维码截图"}
+		pg.Refresh, pg.Script = 3, true
+		if h.Sandbox != nil {
+			if code, err := h.codeURL(r, p, o); err == nil {
+				pg.SandboxURL = h.Sandbox.WeChat.PayURL(code)
+			}
+		}
+		h.render(w, http.StatusOK, "wechat", pg)
+		return
+	}
+	title := "订单详情"
+	switch {
+	case o.Status == payment.StatusPaid:
+		title = "支付成功"
+	case o.FailureCode != "":
+		title = "支付未成功"
+	}
+	pg := orderPage{layout: layoutOf(p, title, "orders"), Order: v, Failure: h.failureOf(r.Context(), p, o)}
+	h.render(w, http.StatusOK, "order", pg)
+}
+
+// failureOf explains a channel refusal (api.Failure: the seed's words, R2's
+// three ways out), adds the seed's advice and, for a limit, the items that
+// fit with a link that ticks them on the fee page.
+func (h *handler) failureOf(ctx context.Context, p auth.Principal, o payment.Order) *failureView {
+	if o.Status == payment.StatusPaid || o.FailureCode == "" {
+		return nil
+	}
+	fit := h.fitLines(ctx, p, o)
+	f := api.Failure(o, fit)
+	if f == nil {
+		return nil
+	}
+	fv := &failureView{}
+	fv.Message, _ = f["message"].(string)
+	fv.WaysOut, _ = f["ways_out"].([]string)
+	if a := seedAdvice[o.FailureCode]; a != "" {
+		fv.Advice = append(fv.Advice, a)
+	} else if a := acp.Advice(o.FailureCode); a != "" && len(fv.WaysOut) == 0 {
+		fv.Advice = append(fv.Advice, a)
+	}
+	if lim := api.KnownLimit(o); lim > 0 {
+		fv.Limit = lim.Yuan()
+	}
+	var total money.Fen
+	var ids []string
+	for _, l := range fit {
+		fv.Fit = append(fv.Fit, lineView{Project: l.ProjectName, Item: l.ItemName, Amount: l.Unpaid().Yuan()})
+		total += l.Unpaid()
+		ids = append(ids, strconv.FormatInt(l.ID, 10))
+	}
+	if len(ids) > 0 {
+		fv.FitTotal = total.Yuan()
+		fv.FitIDs = strings.Join(ids, ",")
+		fv.FitURL = schoolPath(p.School.Code, "fees") + "?select=" + url.QueryEscape(strings.Join(ids, ","))
+	}
+	return fv
+}
+
+// fitLines proposes, for R2, the lines under the bank's known limit,
+// counting this order's own lines as free (the student gives it up).
+func (h *handler) fitLines(ctx context.Context, p auth.Principal, o payment.Order) []billing.Line {
+	if o.FailureCode != "33" && o.FailureCode != "81" {
+		return nil
+	}
+	limit := api.KnownLimit(o)
+	if limit <= 0 {
+		return nil
+	}
+	lines, err1 := h.Store.Lines(ctx, p.Student.ID)
+	holds, err2 := h.Store.Holds(ctx, p.Student.ID)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	var other []billing.Hold
+	for _, hd := range holds {
+		if hd.OrderNo != o.OrderNo {
+			other = append(other, hd)
+		}
+	}
+	return billing.FitUnderLimit(lines, other, p.School.Policy, h.Now(), limit)
+}
+
+type statusJSON struct {
+	OrderNo string `json:"order_no"`
+	Status  string `json:"status"`
+	Label   string `json:"label"`
+	Final   bool   `json:"final"`
+}
+
+func (h *handler) orderStatus(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	o, err := h.ownOrder(r, p)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if err != nil {
+		w.WriteHeader(apperr.HTTPStatus(err))
+		fmt.Fprintf(w, `{"error":%q}`, apperr.CodeOf(err))
+		return
+	}
+	final := !o.Status.Open() || !h.Now().Before(o.ExpiresAt)
+	b := fmt.Sprintf(`{"order_no":%q,"status":%q,"label":%q,"final":%t}`, o.OrderNo, o.Status, o.Status.Label(), final)
+	io.WriteString(w, b)
+}
+
+// codeURL is the order's WeChat code_url, from the cache or the channel.
+func (h *handler) codeURL(r *http.Request, p auth.Principal, o payment.Order) (string, error) {
+	if c := h.codes.get(o.OrderNo); c != "" {
+		return c, nil
+	}
+	pay, err := h.Payments.Resume(r.Context(), o, clientIP(r), h.frontURL(p))
+	if err != nil {
+		return "", err
+	}
+	if pay.CodeURL == "" {
+		return "", apperr.New(apperr.NotFound, "order_not_found", "订单不存在")
+	}
+	h.codes.put(o.OrderNo, pay.CodeURL)
+	return pay.CodeURL, nil
+}
+
+func (h *handler) qr(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	o, err := h.ownOrder(r, p)
+	if err == nil && (o.Channel != payment.WeChat || !o.Status.Open()) {
+		err = apperr.New(apperr.NotFound, "order_not_payable", "该订单已关闭或已支付，无需继续支付")
+	}
+	var code string
+	if err == nil {
+		code, err = h.codeURL(r, p, o)
+	}
+	if err != nil {
+		http.Error(w, "二维码不可用", apperr.HTTPStatus(err))
+		return
+	}
+	png, err := qrcode.Encode(code, qrcode.Medium, 256)
+	if err != nil {
+		h.Log.Error("web: qr", "order_no", o.OrderNo, "err", err)
+		http.Error(w, "二维码生成失败", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "private, max-age=600")
+	w.Write(png)
+}
+
+func (h *handler) resume(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	o, err := h.ownOrder(r, p)
+	if err != nil {
+		h.fail(w, r, &p, err)
+		return
+	}
+	if o.Status == payment.StatusPaid || !o.Status.Open() {
+		http.Redirect(w, r, schoolPath(p.School.Code, "orders", o.OrderNo), http.StatusSeeOther)
+		return
+	}
+	pay, err := h.Payments.Resume(r.Context(), o, clientIP(r), h.frontURL(p))
+	if err != nil {
+		h.fail(w, r, &p, err)
+		return
+	}
+	h.showPay(w, r, p, o, pay)
+}
+
+func (h *handler) cancel(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	no := r.PathValue("order_no")
+	_, err := h.Payments.Cancel(r.Context(), p.Student.ID, no)
+	switch c := apperr.CodeOf(err); {
+	case err == nil:
+		q := url.Values{"cancelled": {no}}
+		if sel := parseIDs([]string{r.PostFormValue("select")}); len(sel) > 0 {
+			q.Set("select", r.PostFormValue("select"))
+		}
+		http.Redirect(w, r, schoolPath(p.School.Code, "fees")+"?"+q.Encode(), http.StatusSeeOther)
+	case c == "order_already_paid" || c == "order_not_cancellable":
+		http.Redirect(w, r, schoolPath(p.School.Code, "orders", no), http.StatusSeeOther)
+	case c == "order_not_found":
+		h.fail(w, r, &p, err)
+	default:
+		h.refuse(w, r, p, nil, err)
+	}
+}

@@ -1,0 +1,168 @@
+// Package web is the student portal under /s/{school}/ (SPEC §2, web): log
+// in with 学号 + 密码, change the initial password (R5), see and tick fees
+// (R7–R9), pay by 银联在线 or 微信支付, read the verified result and the
+// payment records (R10). Pages are server-rendered from typed models; the
+// core flow needs no JavaScript.
+package web
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"campuspay/internal/auth"
+	"campuspay/internal/payment"
+	"campuspay/internal/sandbox"
+	"campuspay/internal/store"
+)
+
+// Deps are the services the portal stands on.
+type Deps struct {
+	Store    *store.Store
+	Auth     *auth.Service
+	Payments *payment.Service
+	Sandbox  *sandbox.Sandbox // nil when the sandbox is off
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+//go:embed templates/*.html assets/*
+var files embed.FS
+
+// Inline assets: the stylesheet and scripts are inlined into the pages and
+// allowed by their hashes in the Content-Security-Policy, so the portal
+// needs no asset routes and no 'unsafe-inline'.
+var (
+	styleCSS     template.CSS
+	appJS        template.JS
+	autoSubmitJS template.JS = `document.getElementById("unionpay-form").submit();`
+	cspBase      string
+)
+
+func init() {
+	css, err := fs.ReadFile(files, "assets/style.css")
+	if err != nil {
+		panic(err)
+	}
+	js, err := fs.ReadFile(files, "assets/app.js")
+	if err != nil {
+		panic(err)
+	}
+	styleCSS, appJS = template.CSS(css), template.JS(js)
+	cspBase = "default-src 'none'; style-src " + hash(string(styleCSS)) +
+		"; script-src " + hash(string(appJS)) + " " + hash(string(autoSubmitJS)) +
+		"; img-src 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+}
+
+func hash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(h[:]) + "'"
+}
+
+type handler struct {
+	Deps
+	pages *pageSet
+	codes *codeCache
+}
+
+// NewHandler builds the portal: the home page at "/" (every school's
+// portal, and the sandbox when it is on) and every route under /s/{school}/.
+func NewHandler(d Deps) http.Handler {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	h := &handler{Deps: d, pages: loadPages(), codes: &codeCache{m: map[string]string{}}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", h.home)
+	mux.HandleFunc("GET /s/{school}/{$}", h.loginPage)
+	mux.HandleFunc("GET /s/{school}/login", h.loginPage)
+	mux.HandleFunc("POST /s/{school}/login", h.login)
+	mux.HandleFunc("POST /s/{school}/logout", h.student(false, h.logout))
+	mux.HandleFunc("GET /s/{school}/password", h.student(false, h.passwordPage))
+	mux.HandleFunc("POST /s/{school}/password", h.student(false, h.changePassword))
+	mux.HandleFunc("GET /s/{school}/fees", h.student(true, h.fees))
+	mux.HandleFunc("POST /s/{school}/checkout", h.student(true, h.checkout))
+	mux.HandleFunc("POST /s/{school}/pay", h.student(true, h.pay))
+	mux.HandleFunc("POST /s/{school}/return/unionpay", h.unionPayReturn)
+	mux.HandleFunc("GET /s/{school}/orders", h.student(true, h.orders))
+	mux.HandleFunc("GET /s/{school}/orders/{order_no}", h.student(true, h.order))
+	mux.HandleFunc("GET /s/{school}/orders/{order_no}/status", h.student(true, h.orderStatus))
+	mux.HandleFunc("GET /s/{school}/orders/{order_no}/qr.png", h.student(true, h.qr))
+	mux.HandleFunc("GET /s/{school}/orders/{order_no}/pay", h.student(true, h.resume))
+	mux.HandleFunc("POST /s/{school}/orders/{order_no}/cancel", h.student(true, h.cancel))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.renderError(w, r, http.StatusNotFound, "页面不存在", "")
+	})
+	return securityHeaders(mux)
+}
+
+// securityHeaders sets the headers every portal response carries; a page
+// may widen form-action (the UnionPay gateway) through formActionOrigin.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Content-Security-Policy", cspBase)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// allowFormAction lets the page's forms post to another origin (the real
+// UnionPay gateway); same-origin targets need nothing.
+func allowFormAction(w http.ResponseWriter, target string) {
+	u, err := url.Parse(target)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return
+	}
+	w.Header().Set("Content-Security-Policy", cspBase+" "+u.Scheme+"://"+u.Host)
+}
+
+// codeCache remembers each WeChat order's code_url, so the QR image and
+// the waiting page, reloaded every few seconds, do not ask the channel
+// again. It is only a cache: a miss asks the channel (Resume).
+type codeCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (c *codeCache) get(orderNo string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[orderNo]
+}
+
+func (c *codeCache) put(orderNo, codeURL string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) > 10000 {
+		c.m = map[string]string{}
+	}
+	c.m[orderNo] = codeURL
+}
+
+// schoolPath is the path of a page of a school's portal.
+func schoolPath(code string, parts ...string) string {
+	return "/s/" + url.PathEscape(code) + "/" + strings.Join(parts, "/")
+}
+
+var beijing = time.FixedZone("CST", 8*3600)
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(beijing).Format("2006-01-02 15:04")
+}
