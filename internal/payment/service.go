@@ -292,7 +292,15 @@ func (s *Service) Settle(ctx context.Context, orderNo string) (bool, error) {
 		_, err := s.store.ApplySuccess(ctx, r, "query")
 		return err == nil, err
 	case TxnClosed:
-		_, _, err := s.store.CloseOrder(ctx, o.OrderNo, "channel reports closed", o.FailureCode, o.FailureMessage)
+		// Closed at the channel but still open here: the channel's own
+		// time limit ended it (WeChat's time_expire is whole seconds, so it
+		// can close before ExpiresAt), or another worker's expiry closed it
+		// and has not committed yet. Either way the student sees why.
+		code, msg := o.FailureCode, o.FailureMessage
+		if code == "" {
+			code, msg = expiredCode, expiredMsg
+		}
+		_, _, err := s.store.CloseOrder(ctx, o.OrderNo, "channel reports closed", code, msg)
 		return err == nil, err
 	case TxnFailed:
 		if !expired {
@@ -328,13 +336,19 @@ func (s *Service) Expire(ctx context.Context, orderNo string) (bool, error) {
 	return s.expire(ctx, ch, o)
 }
 
+// The failure an order closed by its hold's end shows the student.
+const (
+	expiredCode = "expired"
+	expiredMsg  = "订单超时未支付，已自动关闭"
+)
+
 func (s *Service) expire(ctx context.Context, ch Channel, o Order) (bool, error) {
 	if err := ch.Close(ctx, o.OrderNo); err != nil && !errors.Is(err, ErrCloseUnsupported) {
 		return false, err
 	}
 	code, msg := o.FailureCode, o.FailureMessage
 	if code == "" {
-		code, msg = "expired", "订单超时未支付，已自动关闭"
+		code, msg = expiredCode, expiredMsg
 	}
 	_, _, err := s.store.CloseOrder(ctx, o.OrderNo, "expired", code, msg)
 	return err == nil, err
