@@ -6,7 +6,6 @@ package api
 import (
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -17,7 +16,6 @@ import (
 	"campuspay/internal/apperr"
 	"campuspay/internal/auth"
 	"campuspay/internal/billing"
-	"campuspay/internal/channel/unionpay"
 	"campuspay/internal/money"
 	"campuspay/internal/payment"
 	"campuspay/internal/store"
@@ -334,31 +332,30 @@ func (h *handler) loadOwn(r *http.Request, p auth.Principal) (payment.Order, err
 	return o, nil
 }
 
-// Failure explains a channel refusal in the seed's words (R1–R3), with R2's
-// three ways out and the items that fit under the limit when known.
-func Failure(o payment.Order, fit []billing.Line) map[string]any {
-	if o.FailureCode == "" {
+// failureJSON is an order's failure as the API shows it: the stable code,
+// the channel's own code, what happened and what to do (R1–R3), and for
+// 交易金额超限 the three ways out and the items that fit under the limit.
+func failureJSON(e *payment.Explanation) map[string]any {
+	if e == nil {
 		return nil
 	}
-	f := map[string]any{"code": o.FailureCode, "message": o.FailureMessage}
-	if o.Channel == payment.UnionPay {
-		if msg := unionpay.RespMessage(o.FailureCode); msg != "" {
-			f["message"] = msg
+	f := map[string]any{"code": e.Code, "message": e.Title, "detail": e.Message, "advice": e.Advice}
+	if e.ChannelCode != "" {
+		f["channel_code"] = e.ChannelCode
+	}
+	if len(e.WaysOut) > 0 {
+		f["ways_out"] = e.WaysOut
+	}
+	if e.Limit > 0 {
+		f["limit"] = e.Limit
+	}
+	if e.Code == payment.FailAmountLimit {
+		ids := []int64{}
+		for _, l := range e.Fit {
+			ids = append(ids, l.ID)
 		}
-		switch o.FailureCode {
-		case "33", "81":
-			f["code"] = "amount_limit_exceeded"
-			f["channel_code"] = o.FailureCode
-			f["ways_out"] = []string{"先缴纳在限额内的项目金额，隔天再缴纳余下的", "换另外一张银联储蓄卡/借记卡进行缴纳", "开通网上银行的，可以进入该卡的网上银行提高当日或当月最高限额"}
-			var ids []int64
-			for _, l := range fit {
-				ids = append(ids, l.ID)
-			}
-			f["fits_item_ids"] = ids
-		case "68":
-			f["code"] = "credit_card_not_accepted"
-			f["channel_code"] = o.FailureCode
-		}
+		f["fits_item_ids"] = ids
+		f["fits_amount"] = e.FitSum
 	}
 	return f
 }
@@ -371,7 +368,7 @@ func (h *handler) getOrder(w http.ResponseWriter, r *http.Request, p auth.Princi
 	}
 	body := map[string]any{"order_no": o.OrderNo, "status": o.Status, "status_label": o.Status.Label(), "amount": o.Amount, "channel": o.Channel,
 		"items": orderItems(o), "created_at": timeOrNil(o.CreatedAt), "expires_at": timeOrNil(o.ExpiresAt), "paid_at": timeOrNil(o.PaidAt)}
-	if f := Failure(o, h.fit(r, p, o)); f != nil {
+	if f := failureJSON(h.Payments.Explain(r.Context(), o, p.School.Policy)); f != nil {
 		body["failure"] = f
 	}
 	if o.Status.Open() && r.URL.Query().Get("pay") == "1" {
@@ -380,50 +377,6 @@ func (h *handler) getOrder(w http.ResponseWriter, r *http.Request, p auth.Princi
 		}
 	}
 	writeJSON(w, 200, body)
-}
-
-// fit proposes the lines under the bank's known limit for R2.
-func (h *handler) fit(r *http.Request, p auth.Principal, o payment.Order) []billing.Line {
-	if o.FailureCode != "33" && o.FailureCode != "81" {
-		return nil
-	}
-	limit := KnownLimit(o)
-	if limit <= 0 {
-		return nil
-	}
-	lines, err1 := h.Store.Lines(r.Context(), p.Student.ID)
-	holds, err2 := h.Store.Holds(r.Context(), p.Student.ID)
-	if err1 != nil || err2 != nil {
-		return nil
-	}
-	// The order's own hold is about to be given up by the student.
-	var other []billing.Hold
-	for _, hd := range holds {
-		if hd.OrderNo != o.OrderNo {
-			other = append(other, hd)
-		}
-	}
-	return billing.FitUnderLimit(lines, other, p.School.Policy, h.Now(), limit)
-}
-
-// KnownLimit is the bank's single-transaction limit when the channel told
-// us (the sandbox puts it in the failure message as "限额 5000.00"); zero
-// when unknown.
-func KnownLimit(o payment.Order) money.Fen {
-	_, after, ok := strings.Cut(o.FailureMessage, "限额")
-	if !ok {
-		return 0
-	}
-	after = strings.TrimLeft(after, " ：:¥￥")
-	end := 0
-	for end < len(after) && (after[end] >= '0' && after[end] <= '9' || after[end] == '.' || after[end] == ',') {
-		end++
-	}
-	v, err := money.ParseYuan(after[:end])
-	if err != nil {
-		return 0
-	}
-	return v
 }
 
 func (h *handler) cancelOrder(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -435,4 +388,3 @@ func (h *handler) cancelOrder(w http.ResponseWriter, r *http.Request, p auth.Pri
 	writeJSON(w, 200, map[string]any{"order_no": o.OrderNo, "status": o.Status})
 }
 
-var _ = errors.New

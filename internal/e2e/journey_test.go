@@ -127,12 +127,12 @@ func TestJourneyAndCards(t *testing.T) {
 		pin                      string
 	}{
 		{"ABC_over_limit", "33", "amount_limit_exceeded", "超限", cardABC, correctPIN},
-		{"CCB_no_net_bank", "77", "77", "网银", cardCCBNoNet, correctPIN},
-		{"PSBC_not_enabled", "72", "72", "银联在线", cardPSBC, correctPIN},
+		{"CCB_no_net_bank", "77", "online_banking_not_opened", "网银", cardCCBNoNet, correctPIN},
+		{"PSBC_not_enabled", "72", "card_not_enabled_online", "银联在线", cardPSBC, correctPIN},
 		{"credit_card", "68", "credit_card_not_accepted", "信用卡", cardCredit, correctPIN},
-		{"BOC_balance", "64", "64", "余额不足", cardBOC, correctPIN},
-		{"wrong_PIN", "65", "65", "密码", cardICBC, "654321"},
-		{"phone_mismatch", "66", "66", "预留手机号", card{cardICBC.no, "13900000000"}, correctPIN},
+		{"BOC_balance", "64", "insufficient_balance", "余额不足", cardBOC, correctPIN},
+		{"wrong_PIN", "65", "wrong_pin", "密码", cardICBC, "654321"},
+		{"phone_mismatch", "66", "reserved_phone_mismatch", "预留手机号", card{cardICBC.no, "13900000000"}, correctPIN},
 	}
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {

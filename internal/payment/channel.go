@@ -114,6 +114,11 @@ type Result struct {
 	MaskedCard   string    // e.g. 622202*********0009, never the full number
 	RespCode     string    // the channel's own code (UnionPay respCode/origRespCode, WeChat trade_state)
 	RespMsg      string
+	// Failure is the platform's stable code for a TxnFailed (a Fail*
+	// constant), and Limit the bank's remaining limit when the channel
+	// said it (R2).
+	Failure string
+	Limit   money.Fen
 	PaidAt       time.Time
 	// NotificationID identifies the notification at the channel when the
 	// result came from one (WeChat id; UnionPay queryId), for idempotency.

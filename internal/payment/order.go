@@ -79,9 +79,12 @@ type Order struct {
 	ChannelTxnID   string
 	CardType       string
 	MaskedCard     string
-	FailureCode    string
+	FailureCode    string // a Fail* constant
 	FailureMessage string
-	Refunded       money.Fen
+	// FailureChannelCode and FailureLimit keep what the channel said.
+	FailureChannelCode string
+	FailureLimit       money.Fen
+	Refunded           money.Fen
 	Lines          []OrderLine
 }
 

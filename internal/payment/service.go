@@ -10,7 +10,6 @@ import (
 
 	"campuspay/internal/apperr"
 	"campuspay/internal/billing"
-	"campuspay/internal/money"
 )
 
 // NewOrder is a request to hold lines in a new order.
@@ -45,7 +44,9 @@ type Store interface {
 	CreateOrder(ctx context.Context, in NewOrder) (Order, error)
 	MarkPaying(ctx context.Context, orderNo string) error
 	CloseOrder(ctx context.Context, orderNo, cause, failCode, failMsg string) (Order, bool, error)
-	RecordFailure(ctx context.Context, orderNo, code, msg string) error
+	RecordFailure(ctx context.Context, orderNo string, f Failure) error
+	Lines(ctx context.Context, studentID int64) ([]billing.Line, error)
+	Holds(ctx context.Context, studentID int64) ([]billing.Hold, error)
 	ApplySuccess(ctx context.Context, r Result, source string) (Outcome, error)
 	Order(ctx context.Context, orderNo string) (Order, error)
 	FinishRefund(ctx context.Context, refundNo string, rr RefundResult) error
@@ -123,7 +124,7 @@ func (s *Service) Create(ctx context.Context, school billing.School, st billing.
 	pay, err := ch.Prepare(ctx, s.payRequest(o, clientIP, frontURL))
 	if err != nil {
 		s.log.Error("channel prepare failed", "order_no", o.OrderNo, "channel", channel, "err", err)
-		if _, _, cerr := s.store.CloseOrder(ctx, o.OrderNo, "channel prepare failed", "channel_error", "支付渠道暂时不可用，请稍后再试"); cerr != nil {
+		if _, _, cerr := s.store.CloseOrder(ctx, o.OrderNo, "channel prepare failed", FailChannel, "支付渠道暂时不可用，请稍后再试"); cerr != nil {
 			s.log.Error("close after prepare failure", "order_no", o.OrderNo, "err", cerr)
 		}
 		return Checkout{}, apperr.New(apperr.BadGateway, "channel_unavailable", "支付渠道暂时不可用，请稍后再试").Wrap(err)
@@ -260,7 +261,7 @@ func (s *Service) HandleNotification(ctx context.Context, channel string, header
 		n.Outcome = &out
 		s.log.Info("payment notification", "channel", channel, "order_no", r.OrderNo, "disposition", out.Disposition, "replay", out.Replay)
 	case TxnFailed:
-		if err := s.store.RecordFailure(ctx, r.OrderNo, r.RespCode, r.RespMsg); err != nil && apperr.CodeOf(err) != "not_found" {
+		if err := s.store.RecordFailure(ctx, r.OrderNo, failureOf(r)); err != nil && apperr.CodeOf(err) != "not_found" {
 			return fail(500, "retry later")
 		}
 	}
@@ -305,9 +306,13 @@ func (s *Service) Settle(ctx context.Context, orderNo string) (bool, error) {
 	case TxnFailed:
 		if !expired {
 			// The payer may still try another card on the gateway's page.
-			return false, s.store.RecordFailure(ctx, o.OrderNo, r.RespCode, r.RespMsg)
+			return false, s.store.RecordFailure(ctx, o.OrderNo, failureOf(r))
 		}
-		_, _, err := s.store.CloseOrder(ctx, o.OrderNo, "expired after failure "+r.RespCode, r.RespCode, r.RespMsg)
+		if err := s.store.RecordFailure(ctx, o.OrderNo, failureOf(r)); err != nil {
+			return false, err
+		}
+		f := failureOf(r)
+		_, _, err := s.store.CloseOrder(ctx, o.OrderNo, "expired after failure "+r.RespCode, f.Code, f.Message)
 		return err == nil, err
 	}
 	if !expired {
@@ -338,9 +343,18 @@ func (s *Service) Expire(ctx context.Context, orderNo string) (bool, error) {
 
 // The failure an order closed by its hold's end shows the student.
 const (
-	expiredCode = "expired"
+	expiredCode = FailExpired
 	expiredMsg  = "订单超时未支付，已自动关闭"
 )
+
+// failureOf is a failed result as recorded on the order.
+func failureOf(r Result) Failure {
+	code := r.Failure
+	if code == "" {
+		code = FailPayment
+	}
+	return Failure{Code: code, ChannelCode: r.RespCode, Message: r.RespMsg, Limit: r.Limit}
+}
 
 func (s *Service) expire(ctx context.Context, ch Channel, o Order) (bool, error) {
 	if err := ch.Close(ctx, o.OrderNo); err != nil && !errors.Is(err, ErrCloseUnsupported) {
@@ -421,10 +435,4 @@ func (s *Service) NextQuery(attempts int) time.Time {
 	}
 	jitter := time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
 	return s.now().Add(d + jitter)
-}
-
-// FitUnderLimit is R2's proposal: which of the student's lines fit under
-// the bank's limit.
-func FitUnderLimit(lines []billing.Line, holds []billing.Hold, p billing.Policy, now time.Time, limit money.Fen) []billing.Line {
-	return billing.FitUnderLimit(lines, holds, p, now, limit)
 }

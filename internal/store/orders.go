@@ -266,9 +266,9 @@ func (s *Store) ApplySuccess(ctx context.Context, r payment.Result, source strin
 				clearing, journal.Overpayment(o.SchoolID), r.Amount)); err != nil {
 				return err
 			}
-			code, msg := "overpaid", "该订单已关闭或所选项目已缴清，本笔款项已记为溢缴款，财务处核实后原路退回"
+			code, msg := payment.FailOverpaid, "该订单已关闭或所选项目已缴清，本笔款项已记为溢缴款，财务处核实后原路退回"
 			if disp == payment.RefundNonDebit {
-				code, msg = "credit_card_not_accepted", "不支持信用卡支付，本笔款项将原路退回，请使用银联储蓄卡/借记卡重新支付"
+				code, msg = payment.FailCreditCard, "不支持信用卡支付，本笔款项将原路退回，请使用银联储蓄卡/借记卡重新支付"
 				refundNo := payment.NewRefundNo(tx.now)
 				if err := tx.post(ctx, journal.Transfer(o.SchoolID, journal.KindRefundDue, refundNo, "非借记卡支付，原路退回",
 					journal.Overpayment(o.SchoolID), journal.RefundsPayable(o.SchoolID), r.Amount)); err != nil {
@@ -374,15 +374,15 @@ func (s *Store) Refund(ctx context.Context, refundNo string) (RefundInfo, error)
 }
 
 const orderCols = `id, order_no, school_id, student_id, channel, amount, status, mobile, created_at, expires_at, paid_at, closed_at,
-	channel_txn_id, card_type, masked_card, failure_code, failure_message, refunded`
+	channel_txn_id, card_type, masked_card, failure_code, failure_message, refunded, failure_channel_code, failure_limit`
 
 func scanOrder(sc interface{ Scan(...any) error }) (payment.Order, error) {
 	var o payment.Order
-	var amount, refunded, created, expires, paid, closed int64
+	var amount, refunded, created, expires, paid, closed, limit int64
 	var status string
 	err := sc.Scan(&o.ID, &o.OrderNo, &o.SchoolID, &o.StudentID, &o.Channel, &amount, &status, &o.Mobile, &created, &expires, &paid, &closed,
-		&o.ChannelTxnID, &o.CardType, &o.MaskedCard, &o.FailureCode, &o.FailureMessage, &refunded)
-	o.Amount, o.Refunded, o.Status = money.Fen(amount), money.Fen(refunded), payment.Status(status)
+		&o.ChannelTxnID, &o.CardType, &o.MaskedCard, &o.FailureCode, &o.FailureMessage, &refunded, &o.FailureChannelCode, &limit)
+	o.Amount, o.Refunded, o.Status, o.FailureLimit = money.Fen(amount), money.Fen(refunded), payment.Status(status), money.Fen(limit)
 	o.CreatedAt, o.ExpiresAt, o.PaidAt, o.ClosedAt = fromMS(created), fromMS(expires), fromMS(paid), fromMS(closed)
 	return o, err
 }
@@ -504,7 +504,8 @@ var _ = strings.TrimSpace
 
 // RecordFailure notes the channel's latest refusal on an open order without
 // closing it: the payer may still try another card before the hold ends.
-func (s *Store) RecordFailure(ctx context.Context, orderNo, code, msg string) error {
-	_, err := s.x().ExecContext(ctx, `UPDATE orders SET failure_code=$1, failure_message=$2 WHERE order_no=$3 AND status IN ('created','paying')`, code, msg, orderNo)
+func (s *Store) RecordFailure(ctx context.Context, orderNo string, f payment.Failure) error {
+	_, err := s.x().ExecContext(ctx, `UPDATE orders SET failure_code=$1, failure_message=$2, failure_channel_code=$3, failure_limit=$4
+		WHERE order_no=$5 AND status IN ('created','paying')`, f.Code, f.Message, f.ChannelCode, int64(f.Limit), orderNo)
 	return err
 }

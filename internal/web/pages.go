@@ -12,11 +12,9 @@ import (
 
 	"github.com/skip2/go-qrcode"
 
-	"campuspay/internal/api"
 	"campuspay/internal/apperr"
 	"campuspay/internal/auth"
 	"campuspay/internal/billing"
-	"campuspay/internal/channel/unionpay/acp"
 	"campuspay/internal/money"
 	"campuspay/internal/payment"
 )
@@ -511,11 +509,8 @@ func (h *handler) orderViewOf(p auth.Principal, o payment.Order) orderView {
 		v.PayURL = v.URL + "/pay"
 		v.CancelURL = v.URL + "/cancel"
 	}
-	if o.FailureCode != "" {
-		v.FailureMessage = o.FailureMessage
-		if o.Channel == payment.UnionPay {
-			v.FailureMessage = acp.Message(o.FailureCode)
-		}
+	if e := payment.Explain(o); e != nil {
+		v.FailureMessage = e.Title
 	}
 	return v
 }
@@ -589,14 +584,6 @@ type failureView struct {
 	Limit    string
 }
 
-// seedAdvice is the seed's 注意事项 for the card checks (R1, R3).
-var seedAdvice = map[string]string{
-	"66": "预留手机号确实错误了，请到银行柜台修改。",
-	"77": "建行卡，请前往银行网点开通网银。",
-	"72": "邮储卡，请登陆银联在线开通。",
-	"68": "校园安心付" + debitOnly + "，请使用中国银联储蓄卡/借记卡。",
-}
-
 type waitingPage struct {
 	layout
 	Order      orderView
@@ -636,66 +623,32 @@ func (h *handler) order(w http.ResponseWriter, r *http.Request, p auth.Principal
 	h.render(w, http.StatusOK, "order", pg)
 }
 
-// failureOf explains a channel refusal (api.Failure: the seed's words, R2's
-// three ways out), adds the seed's advice and, for a limit, the items that
-// fit with a link that ticks them on the fee page.
+// failureOf explains a channel refusal (payment.Explain: the seed's words,
+// R2's three ways out and the items that fit under the limit) with a link
+// that ticks those items on the fee page.
 func (h *handler) failureOf(ctx context.Context, p auth.Principal, o payment.Order) *failureView {
-	if o.Status == payment.StatusPaid || o.FailureCode == "" {
+	e := h.Payments.Explain(ctx, o, p.School.Policy)
+	if e == nil {
 		return nil
 	}
-	fit := h.fitLines(ctx, p, o)
-	f := api.Failure(o, fit)
-	if f == nil {
-		return nil
+	fv := &failureView{Message: e.Title, WaysOut: e.WaysOut}
+	if e.Advice != "" && len(e.WaysOut) == 0 {
+		fv.Advice = append(fv.Advice, e.Advice)
 	}
-	fv := &failureView{}
-	fv.Message, _ = f["message"].(string)
-	fv.WaysOut, _ = f["ways_out"].([]string)
-	if a := seedAdvice[o.FailureCode]; a != "" {
-		fv.Advice = append(fv.Advice, a)
-	} else if a := acp.Advice(o.FailureCode); a != "" && len(fv.WaysOut) == 0 {
-		fv.Advice = append(fv.Advice, a)
+	if e.Limit > 0 {
+		fv.Limit = e.Limit.Yuan()
 	}
-	if lim := api.KnownLimit(o); lim > 0 {
-		fv.Limit = lim.Yuan()
-	}
-	var total money.Fen
 	var ids []string
-	for _, l := range fit {
+	for _, l := range e.Fit {
 		fv.Fit = append(fv.Fit, lineView{Project: l.ProjectName, Item: l.ItemName, Amount: l.Unpaid().Yuan()})
-		total += l.Unpaid()
 		ids = append(ids, strconv.FormatInt(l.ID, 10))
 	}
 	if len(ids) > 0 {
-		fv.FitTotal = total.Yuan()
+		fv.FitTotal = e.FitSum.Yuan()
 		fv.FitIDs = strings.Join(ids, ",")
 		fv.FitURL = schoolPath(p.School.Code, "fees") + "?select=" + url.QueryEscape(strings.Join(ids, ","))
 	}
 	return fv
-}
-
-// fitLines proposes, for R2, the lines under the bank's known limit,
-// counting this order's own lines as free (the student gives it up).
-func (h *handler) fitLines(ctx context.Context, p auth.Principal, o payment.Order) []billing.Line {
-	if o.FailureCode != "33" && o.FailureCode != "81" {
-		return nil
-	}
-	limit := api.KnownLimit(o)
-	if limit <= 0 {
-		return nil
-	}
-	lines, err1 := h.Store.Lines(ctx, p.Student.ID)
-	holds, err2 := h.Store.Holds(ctx, p.Student.ID)
-	if err1 != nil || err2 != nil {
-		return nil
-	}
-	var other []billing.Hold
-	for _, hd := range holds {
-		if hd.OrderNo != o.OrderNo {
-			other = append(other, hd)
-		}
-	}
-	return billing.FitUnderLimit(lines, other, p.School.Policy, h.Now(), limit)
 }
 
 type statusJSON struct {

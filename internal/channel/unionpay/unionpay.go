@@ -298,6 +298,8 @@ func (a *Adapter) result(kv map[string]string, code, msg string) payment.Result 
 		if r.RespMsg == "" {
 			r.RespMsg = acp.Message(code)
 		}
+		r.Failure = Failure(code)
+		r.Limit = LimitIn(r.RespMsg)
 	}
 	if r.CardType == "" {
 		r.CardType = cardType(kv["payCardType"])
@@ -430,4 +432,49 @@ func (a *Adapter) ParseNotification(ctx context.Context, header map[string][]str
 // NotificationAck is what the gateway expects after a verified notification.
 func (a *Adapter) NotificationAck() (int, string, []byte) {
 	return http.StatusOK, "text/plain; charset=utf-8", []byte("ok")
+}
+
+// failures translates UnionPay response codes into the platform's stable
+// failure codes (PROTOCOLS.md, "codes the product must explain").
+var failures = map[string]string{
+	"33": payment.FailAmountLimit,
+	"81": payment.FailAmountLimit,
+	"68": payment.FailCreditCard,
+	"66": payment.FailPhoneMismatch,
+	"77": payment.FailNoOnlineBanking,
+	"72": payment.FailNotEnabled,
+	"64": payment.FailInsufficient,
+	"65": payment.FailWrongPIN,
+	"67": payment.FailPINTries,
+	"71": payment.FailWrongSMS,
+	"61": payment.FailInvalidCard,
+	"78": payment.FailIssuer,
+	"69": payment.FailTimeout,
+}
+
+// Failure is the platform's failure code for a UnionPay response code.
+func Failure(code string) string {
+	if f, ok := failures[code]; ok {
+		return f
+	}
+	return payment.FailPayment
+}
+
+// LimitIn reads the remaining limit a refusal states ("…限额 5000.00…", as
+// banks' pages and the sandbox put it); zero when it states none.
+func LimitIn(msg string) money.Fen {
+	_, after, ok := strings.Cut(msg, "限额")
+	if !ok {
+		return 0
+	}
+	after = strings.TrimLeft(after, " ：:¥￥为")
+	end := 0
+	for end < len(after) && (after[end] >= '0' && after[end] <= '9' || after[end] == '.' || after[end] == ',') {
+		end++
+	}
+	v, err := money.ParseYuan(after[:end])
+	if err != nil {
+		return 0
+	}
+	return v
 }
