@@ -283,9 +283,15 @@ func (h *handler) createOrder(w http.ResponseWriter, r *http.Request, p auth.Pri
 		writeErr(w, h.Log, err)
 		return
 	}
-	front := in.FrontURL
-	if front == "" {
-		front = h.Payments.Config().PublicURL + "/s/" + p.School.Code + "/return/unionpay"
+	// The payer's browser returns to the platform only: a client-chosen
+	// URL elsewhere would hand the signed result to a third party.
+	front := h.Payments.Config().PublicURL + "/s/" + p.School.Code + "/return/unionpay"
+	if in.FrontURL != "" {
+		if !strings.HasPrefix(in.FrontURL, h.Payments.Config().PublicURL+"/") {
+			writeErr(w, h.Log, apperr.New(apperr.Invalid, "invalid_return_url", "return_url 必须是本平台的地址"))
+			return
+		}
+		front = in.FrontURL
 	}
 	co, err := h.Payments.Create(r.Context(), p.School, p.Student, in.ItemIDs, in.Channel, true, clientIP(r), front)
 	if err != nil {

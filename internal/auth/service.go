@@ -24,8 +24,8 @@ type Store interface {
 	StudentByNo(ctx context.Context, schoolID int64, no string) (billing.Student, error)
 	StudentByID(ctx context.Context, id int64) (billing.Student, error)
 	SchoolByID(ctx context.Context, id int64) (billing.School, error)
-	RecordLoginFailure(ctx context.Context, studentID int64, max int, lock time.Duration) (time.Time, error)
-	RecordLoginSuccess(ctx context.Context, studentID int64) error
+	BeginLogin(ctx context.Context, studentID int64, max int) (bool, time.Time, error)
+	EndLogin(ctx context.Context, studentID int64, success bool, max int, lock time.Duration) (bool, time.Time, error)
 	SetPassword(ctx context.Context, studentID int64, hash string) error
 	CreateSession(ctx context.Context, se store.Session) error
 	TouchSession(ctx context.Context, hash string, idle time.Duration) (store.Session, bool, error)
@@ -77,8 +77,15 @@ func (s *Service) StudentLogin(ctx context.Context, schoolCode, studentNo, passw
 		return school, st, ErrBadCredentials
 	}
 	now := s.now()
-	if now.Before(st.LockedUntil) {
-		return school, st, lockedErr(st.LockedUntil, now)
+	begun, until, err := s.st.BeginLogin(ctx, st.ID, MaxFailures)
+	if err != nil {
+		return school, st, err
+	}
+	if !begun {
+		if until.IsZero() {
+			until = now.Add(time.Minute) // attempts in flight: ask to wait a little
+		}
+		return school, st, lockedErr(until, now)
 	}
 	ok := false
 	if st.PasswordHash == "" {
@@ -87,18 +94,15 @@ func (s *Service) StudentLogin(ctx context.Context, schoolCode, studentNo, passw
 	} else {
 		ok = CheckPassword(st.PasswordHash, password)
 	}
-	if !ok {
-		until, err := s.st.RecordLoginFailure(ctx, st.ID, MaxFailures, LockFor)
-		if err != nil {
-			return school, st, err
-		}
-		if !until.IsZero() {
-			return school, st, lockedErr(until, now)
-		}
-		return school, st, ErrBadCredentials
-	}
-	if err := s.st.RecordLoginSuccess(ctx, st.ID); err != nil {
+	done, until, err := s.st.EndLogin(ctx, st.ID, ok, MaxFailures, LockFor)
+	if err != nil {
 		return school, st, err
+	}
+	if !until.IsZero() {
+		return school, st, lockedErr(until, now)
+	}
+	if !ok || !done {
+		return school, st, ErrBadCredentials
 	}
 	return school, st, nil
 }

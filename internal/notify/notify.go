@@ -30,5 +30,15 @@ func NewHandler(svc *payment.Service) http.Handler {
 			w.Write(n.Body)
 		})
 	}
+	// Refund results are polled by the worker; their notifications are
+	// acknowledged so the channel stops retrying, and change nothing.
+	mux.HandleFunc("POST /notify/{channel}/refund", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, io.LimitReader(r.Body, maxBody))
+		if r.PathValue("channel") == payment.WeChat {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Write([]byte("ok"))
+	})
 	return mux
 }

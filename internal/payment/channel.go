@@ -32,6 +32,9 @@ type Channel interface {
 	Close(ctx context.Context, orderNo string) error
 	// Refund refunds part or all of a paid order.
 	Refund(ctx context.Context, req RefundRequest) (RefundResult, error)
+	// QueryRefund asks what became of a refund sent before (its answer may
+	// have been lost); RefundNotFound means the channel never took it.
+	QueryRefund(ctx context.Context, req RefundRequest) (RefundResult, error)
 	// ParseNotification verifies a notification the channel posted
 	// (signature, certificate chain, merchant) and decodes it. Any failure
 	// to verify is an error wrapping ErrBadNotification; nothing in the
@@ -145,6 +148,7 @@ const (
 	RefundPending RefundStatus = iota
 	RefundSuccess
 	RefundFailed
+	RefundNotFound // the channel has no such refund: safe to send it
 )
 
 // RefundResult is the channel's answer to a refund.

@@ -46,7 +46,9 @@ func (s Status) Label() string {
 func (s Status) Open() bool { return s == StatusCreated || s == StatusPaying }
 
 var transitions = map[Status][]Status{
-	StatusCreated:           {StatusPaying, StatusClosed},
+	// created → paid: the channel may take the money before we recorded
+	// that we asked it to (a crash between Prepare and MarkPaying).
+	StatusCreated:           {StatusPaying, StatusPaid, StatusClosed},
 	StatusPaying:            {StatusPaid, StatusClosed},
 	StatusPaid:              {StatusRefunded, StatusPartiallyRefunded},
 	StatusPartiallyRefunded: {StatusPartiallyRefunded, StatusRefunded},

@@ -129,7 +129,8 @@ func (s *Service) Create(ctx context.Context, school billing.School, st billing.
 		}
 		return Checkout{}, apperr.New(apperr.BadGateway, "channel_unavailable", "支付渠道暂时不可用，请稍后再试").Wrap(err)
 	}
-	if err := s.store.MarkPaying(ctx, o.OrderNo); err != nil {
+	// The channel now knows the order: record it even if the client has gone.
+	if err := s.store.MarkPaying(context.WithoutCancel(ctx), o.OrderNo); err != nil {
 		return Checkout{}, err
 	}
 	o.Status = StatusPaying
@@ -155,6 +156,11 @@ func (s *Service) Resume(ctx context.Context, o Order, clientIP, frontURL string
 	pay, err := ch.Prepare(ctx, s.payRequest(o, clientIP, frontURL))
 	if err != nil {
 		return PayInstruction{}, apperr.New(apperr.BadGateway, "channel_unavailable", "支付渠道暂时不可用，请稍后再试").Wrap(err)
+	}
+	if o.Status == StatusCreated {
+		if err := s.store.MarkPaying(context.WithoutCancel(ctx), o.OrderNo); err != nil {
+			return PayInstruction{}, err
+		}
 	}
 	return pay, nil
 }
@@ -245,6 +251,14 @@ func (s *Service) HandleNotification(ctx context.Context, channel string, header
 		return fail(400, "verification failed")
 	}
 	r.Channel = channel
+	// The merchant that signed must be the one the order's school takes
+	// payments with, or the money would land in another school's books.
+	if o, err := s.store.Order(ctx, r.OrderNo); err == nil {
+		if own, err := s.channels.For(o.SchoolID, o.Channel); err != nil || own.MerchantID() != r.MerchantID {
+			s.log.Warn("notification from another merchant", "channel", channel, "order_no", r.OrderNo, "merchant", r.MerchantID)
+			return fail(400, "merchant mismatch")
+		}
+	}
 	status, ctype, ack := ch.NotificationAck()
 	n := Notification{Status: status, ContentType: ctype, Body: ack, Result: r}
 	switch r.Status {
@@ -276,7 +290,18 @@ func (s *Service) Settle(ctx context.Context, orderNo string) (bool, error) {
 		return true, err
 	}
 	if !o.Status.Open() {
-		return true, nil
+		if !s.mayStillBePaid(o) {
+			return true, nil
+		}
+		// Closed here, but UnionPay has no close call: until its payTimeout
+		// (and the notification retries after it) have passed, a payment
+		// may still have happened. Ask, and keep what it says (I1, I4).
+		ch, err := s.channels.For(o.SchoolID, o.Channel)
+		if err != nil {
+			return false, err
+		}
+		paid, err := s.settleClosed(ctx, ch, o)
+		return paid, err
 	}
 	ch, err := s.channels.For(o.SchoolID, o.Channel)
 	if err != nil {
@@ -290,6 +315,12 @@ func (s *Service) Settle(ctx context.Context, orderNo string) (bool, error) {
 	expired := !s.now().Before(o.ExpiresAt)
 	switch r.Status {
 	case TxnSuccess:
+		_, err := s.store.ApplySuccess(ctx, r, "query")
+		return err == nil, err
+	case TxnRefunded:
+		// Paid and already refunded at the channel (by its console): the
+		// payment is still ours to record; the refund is the office's.
+		r.Status = TxnSuccess
 		_, err := s.store.ApplySuccess(ctx, r, "query")
 		return err == nil, err
 	case TxnClosed:
@@ -319,6 +350,19 @@ func (s *Service) Settle(ctx context.Context, orderNo string) (bool, error) {
 		return false, nil
 	}
 	return s.expire(ctx, ch, o)
+}
+
+// LateGrace is how long after an order's expiry a UnionPay order closed
+// on our side is still queried: the gateway's notifications are retried
+// for about ten minutes, and a payment made just before payTimeout is only
+// known after it.
+const LateGrace = 12 * time.Minute
+
+// mayStillBePaid reports whether a closed order could still turn out paid
+// at its channel: UnionPay orders, whose gateway cannot be told to close.
+func (s *Service) mayStillBePaid(o Order) bool {
+	return o.Status == StatusClosed && o.Channel == UnionPay && o.ChannelTxnID == "" &&
+		s.now().Before(o.ExpiresAt.Add(LateGrace))
 }
 
 // Expire closes an order whose hold has ended, after making sure at the
@@ -396,31 +440,38 @@ func (s *Service) settleClosed(ctx context.Context, ch Channel, o Order) (bool, 
 	if r.Status == TxnSuccess {
 		r.Channel = o.Channel
 		_, err := s.store.ApplySuccess(ctx, r, "query")
-		return true, err
+		return err == nil, err
 	}
 	return false, nil
 }
 
-// RefundStore is what paying refunds out needs.
-type RefundStore interface {
-	RefundRequest(ctx context.Context, refundNo string) (RefundRequest, int64, string, error)
-}
-
 // PayRefund sends a pending refund to the channel and records its answer.
-func (s *Service) PayRefund(ctx context.Context, schoolID int64, channel string, req RefundRequest) (bool, error) {
+// On a retry it first asks the channel what became of the earlier try, so
+// a refund whose answer was lost is never sent, or counted, twice.
+func (s *Service) PayRefund(ctx context.Context, schoolID int64, channel string, req RefundRequest, retry bool) (bool, error) {
 	ch, err := s.channels.For(schoolID, channel)
 	if err != nil {
 		return false, err
 	}
-	req.NotifyURL = s.cfg.PublicURL + "/notify/" + channel
-	rr, err := ch.Refund(ctx, req)
-	if err != nil {
-		return false, err
+	req.NotifyURL = s.cfg.PublicURL + "/notify/" + channel + "/refund"
+	var rr RefundResult
+	if retry {
+		if rr, err = ch.QueryRefund(ctx, req); err != nil {
+			return false, err
+		}
+	}
+	if !retry || rr.Status == RefundNotFound {
+		if rr, err = ch.Refund(ctx, req); err != nil {
+			return false, err
+		}
+	}
+	if rr.Status == RefundPending || rr.Status == RefundNotFound {
+		return false, nil
 	}
 	if err := s.store.FinishRefund(ctx, req.RefundNo, rr); err != nil {
 		return false, err
 	}
-	return rr.Status != RefundPending, nil
+	return true, nil
 }
 
 // NextQuery is when to ask the channel again about an open order after

@@ -85,9 +85,19 @@ func (s *Store) ImportBills(ctx context.Context, schoolID int64, ref string, row
 				imp.adjust[stuID] += in.Amount - old.amount
 				old.amount, old.mandatory = in.Amount, in.Mandatory
 				imp.lines[k] = old
-				_, err := tx.exec(ctx, `UPDATE bill_lines SET amount=$1, mandatory=$2, updated_at=$3 WHERE id=$4`,
+				// Guarded: the lines are locked since load, but a change of
+				// amount must never reach a paid or held line.
+				res, err := tx.exec(ctx, `UPDATE bill_lines SET amount=$1, mandatory=$2, updated_at=$3 WHERE id=$4
+					AND (amount = $1 OR (paid = 0 AND NOT EXISTS (SELECT 1 FROM line_holds h WHERE h.line_id = bill_lines.id)))`,
 					int64(in.Amount), in.Mandatory, ms(tx.now), old.id)
-				return err
+				if err != nil {
+					return err
+				}
+				if n, _ := res.RowsAffected(); n != 1 {
+					problem(in.Line, "应缴金额", fmt.Sprintf("学号 %s 的「%s / %s」刚刚有缴费或待支付订单，请稍后重新导入", in.StudentNo, in.Project, in.Item))
+					bad = true
+				}
+				return nil
 			}
 		})
 		if err != nil {
@@ -175,7 +185,7 @@ func (b *billImport) load(ctx context.Context) error {
 	b.lines = map[lineKey]lineState{}
 	r, err = b.tx.query(ctx, `SELECT l.id, l.student_id, l.item_id, l.amount, l.paid, l.mandatory,
 		EXISTS (SELECT 1 FROM line_holds h WHERE h.line_id = l.id)
-		FROM bill_lines l JOIN students s ON s.id = l.student_id WHERE s.school_id=$1`, b.schoolID)
+		FROM bill_lines l JOIN students s ON s.id = l.student_id WHERE s.school_id=$1`+b.tx.lockLines(), b.schoolID)
 	if err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ func TestJobs(t *testing.T) {
 			if again, _ := s.ClaimJobs(ctx, "w2", 10, time.Minute); len(again) != 0 {
 				t.Errorf("a leased job was claimed again: %+v", again)
 			}
-			if err := s.RetryJob(ctx, got[0].ID, now.Add(30*time.Second), "channel timeout"); err != nil {
+			if err := s.RetryJob(ctx, got[0], now.Add(30*time.Second), "channel timeout"); err != nil {
 				t.Fatal(err)
 			}
 			if early, _ := s.ClaimJobs(ctx, "w2", 10, time.Minute); len(early) != 0 {
@@ -108,7 +108,7 @@ func TestJobs(t *testing.T) {
 			if lastErr != "channel timeout" {
 				t.Errorf("last_error %q", lastErr)
 			}
-			if err := s.CompleteJob(ctx, got[0].ID); err != nil {
+			if err := s.CompleteJob(ctx, got[0]); err != nil {
 				t.Fatal(err)
 			}
 			move(time.Hour)
@@ -207,18 +207,28 @@ func TestLoginFailures(t *testing.T) {
 			fixedClock(s, now)
 			id := x.students[0].ID
 			const max, lock = 5, 15 * time.Minute
+			fail := func() time.Time {
+				t.Helper()
+				ok, _, err := s.BeginLogin(ctx, id, max)
+				if err != nil || !ok {
+					t.Fatalf("begin: %v %v", ok, err)
+				}
+				_, until, err := s.EndLogin(ctx, id, false, max, lock)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return until
+			}
 			for i := 1; i < max; i++ {
-				until, err := s.RecordLoginFailure(ctx, id, max, lock)
-				if err != nil || !until.IsZero() {
-					t.Fatalf("failure %d: locked until %v, %v", i, until, err)
+				if until := fail(); !until.IsZero() {
+					t.Fatalf("failure %d: locked until %v", i, until)
 				}
 			}
 			if st, _ := s.StudentByID(ctx, id); st.FailedLogins != max-1 || !st.LockedUntil.IsZero() {
 				t.Errorf("after %d failures: %+v", max-1, st)
 			}
-			until, err := s.RecordLoginFailure(ctx, id, max, lock)
-			if err != nil || !until.Equal(now.Add(lock)) {
-				t.Fatalf("failure %d: locked until %v (%v), want %v", max, until, err, now.Add(lock))
+			if until := fail(); !until.Equal(now.Add(lock)) {
+				t.Fatalf("failure %d: locked until %v, want %v", max, until, now.Add(lock))
 			}
 			st, _ := s.StudentByID(ctx, id)
 			if !st.LockedUntil.Equal(now.Add(lock)) {
@@ -227,12 +237,50 @@ func TestLoginFailures(t *testing.T) {
 			if other, _ := s.StudentByID(ctx, x.students[1].ID); other.FailedLogins != 0 || !other.LockedUntil.IsZero() {
 				t.Errorf("another student was touched: %+v", other)
 			}
-			if err := s.RecordLoginSuccess(ctx, id); err != nil {
-				t.Fatal(err)
+			if ok, until, _ := s.BeginLogin(ctx, id, max); ok || !until.Equal(now.Add(lock)) {
+				t.Errorf("a locked student may begin a login: %v %v", ok, until)
+			}
+			fixedClock(s, now.Add(lock+time.Second))
+			if ok, _, _ := s.BeginLogin(ctx, id, max); !ok {
+				t.Fatal("lock did not end")
+			}
+			if ok, _, err := s.EndLogin(ctx, id, true, max, lock); !ok || err != nil {
+				t.Fatalf("success refused: %v", err)
 			}
 			if st, _ := s.StudentByID(ctx, id); st.FailedLogins != 0 || !st.LockedUntil.IsZero() {
 				t.Errorf("after success: %+v", st)
 			}
 		})
+	})
+}
+
+func TestParallelGuessesCannotOutrunTheLockout(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		x := seed(t, s)
+		id := x.students[0].ID
+		const max = 5
+		var mu sync.Mutex
+		begun := 0
+		var wg sync.WaitGroup
+		for i := 0; i < 40; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, _, err := s.BeginLogin(ctx, id, max)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if ok {
+					mu.Lock()
+					begun++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if begun != max {
+			t.Fatalf("%d of 40 parallel attempts began, want exactly %d", begun, max)
+		}
 	})
 }

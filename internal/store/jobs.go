@@ -11,6 +11,7 @@ type Job struct {
 	Kind     string
 	Ref      string
 	Attempts int
+	Worker   string // who holds the lease
 }
 
 // Enqueue schedules (kind, ref) at runAt; an existing job of the same kind
@@ -55,24 +56,26 @@ func (s *Store) ClaimJobs(ctx context.Context, worker string, limit int, lease t
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
 			j.Attempts++
+			j.Worker = worker
 			got = append(got, j)
 		}
 	}
 	return got, nil
 }
 
-// CompleteJob marks a job done.
-func (s *Store) CompleteJob(ctx context.Context, id int64) error {
-	_, err := s.x().ExecContext(ctx, `UPDATE jobs SET done_at = $1, locked_until = 0, last_error = '' WHERE id = $2`, ms(s.now()), id)
+// CompleteJob marks a job done, if j's lease is still the job's: a worker
+// whose lease ran out does not overwrite what another worker did since.
+func (s *Store) CompleteJob(ctx context.Context, j Job) error {
+	_, err := s.x().ExecContext(ctx, `UPDATE jobs SET done_at = $1, locked_until = 0, last_error = '' WHERE id = $2 AND locked_by = $3`, ms(s.now()), j.ID, j.Worker)
 	return err
 }
 
 // RetryJob releases a job to run again at runAt, keeping the reason.
-func (s *Store) RetryJob(ctx context.Context, id int64, runAt time.Time, reason string) error {
+func (s *Store) RetryJob(ctx context.Context, j Job, runAt time.Time, reason string) error {
 	if len(reason) > 500 {
 		reason = reason[:500]
 	}
-	_, err := s.x().ExecContext(ctx, `UPDATE jobs SET run_at = $1, locked_until = 0, last_error = $2 WHERE id = $3 AND done_at = 0`, ms(runAt), reason, id)
+	_, err := s.x().ExecContext(ctx, `UPDATE jobs SET run_at = $1, locked_until = 0, last_error = $2 WHERE id = $3 AND done_at = 0 AND locked_by = $4`, ms(runAt), reason, j.ID, j.Worker)
 	return err
 }
 

@@ -247,7 +247,8 @@ func (s *Store) ApplySuccess(ctx context.Context, r payment.Result, source strin
 				paidAt = tx.now
 			}
 			ok, err := tx.transition(ctx, &o, payment.StatusPaid, source+": channel reports success "+r.ChannelTxnID,
-				", paid_at = $4, channel_txn_id = $5, card_type = $6, masked_card = $7", ms(paidAt), r.ChannelTxnID, r.CardType, r.MaskedCard)
+				", paid_at = $4, channel_txn_id = $5, card_type = $6, masked_card = $7, failure_code = '', failure_message = '', failure_channel_code = '', failure_limit = 0",
+				ms(paidAt), r.ChannelTxnID, r.CardType, r.MaskedCard)
 			if err != nil {
 				return err
 			}

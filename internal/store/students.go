@@ -102,29 +102,60 @@ func (s *Store) CountStudents(ctx context.Context, schoolID int64) (int, error) 
 	return n, err
 }
 
-// RecordLoginFailure counts a failed login and locks the student for lock
-// once max failures are reached. It returns the new lock time (zero if not locked).
-func (s *Store) RecordLoginFailure(ctx context.Context, studentID int64, max int, lock time.Duration) (time.Time, error) {
-	var until time.Time
-	err := s.InTx(ctx, func(tx *Tx) error {
+// BeginLogin counts a login attempt as a failure before its password is
+// checked, so that parallel guesses cannot outrun the lockout: at most max
+// attempts are ever in flight or failed between two successes. It refuses
+// (ok false) while the student is locked, reporting until when, or while
+// max attempts are already counted.
+func (s *Store) BeginLogin(ctx context.Context, studentID int64, max int) (ok bool, lockedUntil time.Time, err error) {
+	err = s.InTx(ctx, func(tx *Tx) error {
 		var n int
-		if err := tx.queryRow(ctx, `UPDATE students SET failed_logins = failed_logins + 1 WHERE id=$1 RETURNING failed_logins`, studentID).Scan(&n); err != nil {
+		var locked int64
+		if err := tx.queryRow(ctx, `SELECT failed_logins, locked_until FROM students WHERE id=$1`+tx.forUpdate(), studentID).Scan(&n, &locked); err != nil {
+			return notFound(err, "学生")
+		}
+		if locked > ms(tx.now) {
+			ok, lockedUntil = false, fromMS(locked)
+			return nil
+		}
+		if n >= max {
+			ok = false
+			return nil
+		}
+		ok = true
+		_, err := tx.exec(ctx, `UPDATE students SET failed_logins = failed_logins + 1 WHERE id=$1`, studentID)
+		return err
+	})
+	return ok, lockedUntil, err
+}
+
+// EndLogin settles an attempt begun with BeginLogin. A success clears the
+// count, unless a lock was set meanwhile (then ok is false). A failure
+// that brings the count to max locks the student for lock.
+func (s *Store) EndLogin(ctx context.Context, studentID int64, success bool, max int, lock time.Duration) (ok bool, lockedUntil time.Time, err error) {
+	err = s.InTx(ctx, func(tx *Tx) error {
+		var n int
+		var locked int64
+		if err := tx.queryRow(ctx, `SELECT failed_logins, locked_until FROM students WHERE id=$1`+tx.forUpdate(), studentID).Scan(&n, &locked); err != nil {
+			return notFound(err, "学生")
+		}
+		if locked > ms(tx.now) {
+			ok, lockedUntil = false, fromMS(locked)
+			return nil
+		}
+		if success {
+			ok = true
+			_, err := tx.exec(ctx, `UPDATE students SET failed_logins = 0, locked_until = 0 WHERE id=$1`, studentID)
 			return err
 		}
 		if n >= max {
-			until = tx.now.Add(lock)
-			_, err := tx.exec(ctx, `UPDATE students SET failed_logins = 0, locked_until = $1 WHERE id=$2`, ms(until), studentID)
+			lockedUntil = tx.now.Add(lock)
+			_, err := tx.exec(ctx, `UPDATE students SET failed_logins = 0, locked_until = $1 WHERE id=$2`, ms(lockedUntil), studentID)
 			return err
 		}
 		return nil
 	})
-	return until, err
-}
-
-// RecordLoginSuccess clears the failure count.
-func (s *Store) RecordLoginSuccess(ctx context.Context, studentID int64) error {
-	_, err := s.x().ExecContext(ctx, `UPDATE students SET failed_logins = 0, locked_until = 0 WHERE id=$1 AND (failed_logins <> 0 OR locked_until <> 0)`, studentID)
-	return err
+	return ok, lockedUntil, err
 }
 
 // SetPassword stores a new password hash and clears the must-change flag.

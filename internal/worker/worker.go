@@ -18,8 +18,8 @@ import (
 // Jobs is the job queue.
 type Jobs interface {
 	ClaimJobs(ctx context.Context, worker string, limit int, lease time.Duration) ([]store.Job, error)
-	CompleteJob(ctx context.Context, id int64) error
-	RetryJob(ctx context.Context, id int64, runAt time.Time, reason string) error
+	CompleteJob(ctx context.Context, j store.Job) error
+	RetryJob(ctx context.Context, j store.Job, runAt time.Time, reason string) error
 	Refund(ctx context.Context, refundNo string) (store.RefundInfo, error)
 }
 
@@ -106,7 +106,7 @@ func (w *Worker) handle(ctx context.Context, j store.Job) {
 			if ri.Status != "pending" {
 				final = true
 			} else {
-				final, err = w.svc.PayRefund(ctx, ri.SchoolID, ri.Channel, ri.Req)
+				final, err = w.svc.PayRefund(ctx, ri.SchoolID, ri.Channel, ri.Req, j.Attempts > 1)
 			}
 		}
 	default:
@@ -117,12 +117,12 @@ func (w *Worker) handle(ctx context.Context, j store.Job) {
 	}
 	switch {
 	case final:
-		if cerr := w.jobs.CompleteJob(ctx, j.ID); cerr != nil {
+		if cerr := w.jobs.CompleteJob(ctx, j); cerr != nil {
 			w.log.Error("complete job", "kind", j.Kind, "ref", j.Ref, "err", cerr)
 		}
 	case j.Attempts >= w.cfg.MaxAttempts:
 		w.log.Error("job given up", "kind", j.Kind, "ref", j.Ref, "attempts", j.Attempts, "err", err)
-		w.jobs.RetryJob(ctx, j.ID, w.now().Add(24*time.Hour), fmt.Sprintf("given up after %d attempts: %v", j.Attempts, err))
+		w.jobs.RetryJob(ctx, j, w.now().Add(24*time.Hour), fmt.Sprintf("given up after %d attempts: %v", j.Attempts, err))
 	default:
 		reason := ""
 		if err != nil {
@@ -133,7 +133,7 @@ func (w *Worker) handle(ctx context.Context, j store.Job) {
 		if j.Kind == store.JobExpire && err == nil {
 			next = w.now().Add(w.svc.Config().QueryInterval)
 		}
-		if rerr := w.jobs.RetryJob(ctx, j.ID, next, reason); rerr != nil {
+		if rerr := w.jobs.RetryJob(ctx, j, next, reason); rerr != nil {
 			w.log.Error("retry job", "kind", j.Kind, "ref", j.Ref, "err", rerr)
 		}
 	}

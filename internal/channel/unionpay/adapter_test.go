@@ -432,3 +432,40 @@ func FuzzParseNotification(f *testing.F) {
 		}
 	})
 }
+
+// TestRefundRetryIsAnsweredByQuery: a refund resent after its answer was
+// lost is refused as a duplicate (12), which is not a failure, and the
+// refund query tells that the first try succeeded.
+func TestRefundRetryIsAnsweredByQuery(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	no := orderNo(t)
+	e.post(t, no, 10000)
+	if code, _, _ := e.gw.Pay(ctx, no, "6222021000000000009", "123456", "13800000001", "111111"); code != "00" {
+		t.Fatalf("pay: %s", code)
+	}
+	q, err := e.adapter.Query(ctx, payment.QueryRequest{OrderNo: no, CreatedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now()
+	req := payment.RefundRequest{OrderNo: no, RefundNo: "R" + no[1:], ChannelTxnID: q.ChannelTxnID, Amount: 10000, Total: 10000, RequestedAt: at}
+	unknown, err := e.adapter.QueryRefund(ctx, req)
+	if err != nil || unknown.Status != payment.RefundNotFound {
+		t.Fatalf("before sending: %+v %v, want not found", unknown, err)
+	}
+	if r, err := e.adapter.Refund(ctx, req); err != nil || r.Status != payment.RefundSuccess {
+		t.Fatalf("first try: %+v %v", r, err)
+	}
+	again, err := e.adapter.Refund(ctx, req)
+	if err != nil || again.Status != payment.RefundPending || again.RespCode != "12" {
+		t.Fatalf("resend: %+v %v, want pending 12", again, err)
+	}
+	got, err := e.adapter.QueryRefund(ctx, req)
+	if err != nil || got.Status != payment.RefundSuccess || got.ChannelRefundID == "" {
+		t.Fatalf("query: %+v %v, want success", got, err)
+	}
+	if n := len(e.gw.Refunds()); n != 1 {
+		t.Fatalf("%d refunds at the gateway, want 1", n)
+	}
+}

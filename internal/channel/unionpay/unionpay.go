@@ -379,12 +379,46 @@ func (a *Adapter) Refund(ctx context.Context, req payment.RefundRequest) (paymen
 	switch res.RespCode {
 	case "00":
 		res.Status = payment.RefundSuccess
-	case "03", "04", "05":
+	case "03", "04", "05", "12":
+		// 12: this refund number was used: an earlier try got through and
+		// its answer was lost. Pending until QueryRefund says what it was.
 		res.Status = payment.RefundPending
 	default:
 		res.Status = payment.RefundFailed
 		if res.RespMsg == "" {
 			res.RespMsg = acp.Message(res.RespCode)
+		}
+	}
+	return res, nil
+}
+
+// QueryRefund asks the gateway about a refund by its orderId and txnTime.
+func (a *Adapter) QueryRefund(ctx context.Context, req payment.RefundRequest) (payment.RefundResult, error) {
+	at := req.RequestedAt
+	if at.IsZero() {
+		at = a.cfg.Now()
+	}
+	f := a.base("00", "00", "000000")
+	f["orderId"] = req.RefundNo
+	f["txnTime"] = bjTime(at)
+	kv, err := a.post(ctx, PathQuery, f)
+	if err != nil {
+		return payment.RefundResult{}, err
+	}
+	res := payment.RefundResult{RefundNo: req.RefundNo, ChannelRefundID: kv["queryId"], RespCode: kv["origRespCode"], RespMsg: kv["origRespMsg"]}
+	switch {
+	case kv["respCode"] == "34":
+		res.Status = payment.RefundNotFound
+	case kv["respCode"] != "00":
+		return payment.RefundResult{}, fmt.Errorf("unionpay: refund query %s: %s %s", req.RefundNo, kv["respCode"], kv["respMsg"])
+	default:
+		switch acp.Classify(res.RespCode) {
+		case acp.ClassSuccess:
+			res.Status = payment.RefundSuccess
+		case acp.ClassPending:
+			res.Status = payment.RefundPending
+		default:
+			res.Status = payment.RefundFailed
 		}
 	}
 	return res, nil

@@ -222,7 +222,17 @@ func (a *Adapter) Refund(ctx context.Context, req payment.RefundRequest) (paymen
 
 // QueryRefund asks for a refund by out_refund_no. An unknown refund is an
 // error wrapping ErrRefundNotFound.
-func (a *Adapter) QueryRefund(ctx context.Context, refundNo string) (payment.RefundResult, error) {
+func (a *Adapter) QueryRefund(ctx context.Context, req payment.RefundRequest) (payment.RefundResult, error) {
+	r, err := a.QueryRefundNo(ctx, req.RefundNo)
+	if errors.Is(err, ErrRefundNotFound) {
+		return payment.RefundResult{RefundNo: req.RefundNo, Status: payment.RefundNotFound}, nil
+	}
+	return r, err
+}
+
+// QueryRefundNo asks for a refund by its merchant refund number;
+// ErrRefundNotFound when WeChat has none.
+func (a *Adapter) QueryRefundNo(ctx context.Context, refundNo string) (payment.RefundResult, error) {
 	resp, _, err := a.refunds.QueryByOutRefundNo(ctx, refunddomestic.QueryByOutRefundNoRequest{
 		OutRefundNo: core.String(refundNo),
 	})

@@ -245,7 +245,7 @@ func TestRefund(t *testing.T) {
 				t.Fatalf("refund id changed: %s → %s", prev, rr.ChannelRefundID)
 			}
 			ids[tc.refundNo] = rr.ChannelRefundID
-			q, err := e.adapter.QueryRefund(ctx, tc.refundNo)
+			q, err := e.adapter.QueryRefundNo(ctx, tc.refundNo)
 			if err != nil || q.Status != payment.RefundSuccess || q.ChannelRefundID != rr.ChannelRefundID || q.RefundNo != tc.refundNo {
 				t.Fatalf("query refund = %+v, %v", q, err)
 			}
@@ -255,7 +255,7 @@ func TestRefund(t *testing.T) {
 	if err != nil || res.Status != payment.TxnRefunded || res.RespCode != "REFUND" {
 		t.Fatalf("query after refund = %+v, %v", res, err)
 	}
-	if _, err := e.adapter.QueryRefund(ctx, "RF20261126999999"); !errors.Is(err, wechat.ErrRefundNotFound) {
+	if _, err := e.adapter.QueryRefundNo(ctx, "RF20261126999999"); !errors.Is(err, wechat.ErrRefundNotFound) {
 		t.Fatalf("unknown refund: %v", err)
 	}
 }

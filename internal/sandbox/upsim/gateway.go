@@ -431,7 +431,17 @@ func (g *Gateway) handleQuery(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	o := g.orders[req["orderId"]]
 	var f map[string]string
+	var rf *Refund
+	for i := range g.refunds {
+		if g.refunds[i].RefundNo == req["orderId"] {
+			rf = &g.refunds[i]
+		}
+	}
 	switch {
+	case rf != nil:
+		f = syncBase(req, "00", "成功[0000000]")
+		f["origRespCode"], f["origRespMsg"] = "00", "成功[0000000]"
+		f["txnAmt"], f["currencyCode"], f["queryId"] = strconv.FormatInt(int64(rf.Amount), 10), "156", rf.QueryID
 	case o == nil || o.attempts == 0:
 		f = syncBase(req, "34", "查无此交易")
 	default:
