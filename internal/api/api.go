@@ -393,4 +393,3 @@ func (h *handler) cancelOrder(w http.ResponseWriter, r *http.Request, p auth.Pri
 	}
 	writeJSON(w, 200, map[string]any{"order_no": o.OrderNo, "status": o.Status})
 }
-

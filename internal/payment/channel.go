@@ -122,7 +122,7 @@ type Result struct {
 	// said it (R2).
 	Failure string
 	Limit   money.Fen
-	PaidAt       time.Time
+	PaidAt  time.Time
 	// NotificationID identifies the notification at the channel when the
 	// result came from one (WeChat id; UnionPay queryId), for idempotency.
 	NotificationID string

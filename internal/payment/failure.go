@@ -10,22 +10,22 @@ import (
 // Failure codes: why an order did not get paid, in the platform's stable
 // words (SPEC §6). Adapters translate their channel's codes into these.
 const (
-	FailAmountLimit     = "amount_limit_exceeded"    // R2: 交易金额超限 (UnionPay 33, 81)
-	FailCreditCard      = "credit_card_not_accepted" // R1: 不支持信用卡支付 (68, or a credit card that got through)
-	FailPhoneMismatch   = "reserved_phone_mismatch"  // R3: 预留手机号码不对 (66)
+	FailAmountLimit     = "amount_limit_exceeded"     // R2: 交易金额超限 (UnionPay 33, 81)
+	FailCreditCard      = "credit_card_not_accepted"  // R1: 不支持信用卡支付 (68, or a credit card that got through)
+	FailPhoneMismatch   = "reserved_phone_mismatch"   // R3: 预留手机号码不对 (66)
 	FailNoOnlineBanking = "online_banking_not_opened" // R3: CCB, 开通网银 (77)
-	FailNotEnabled      = "card_not_enabled_online"  // R3: PSBC, 登陆银联在线开通 (72)
-	FailInsufficient    = "insufficient_balance"     // R3: 余额不足 (64)
-	FailWrongPIN        = "wrong_pin"                // R3: 密码错误 (65)
-	FailPINTries        = "pin_tries_exceeded"       // 67
-	FailWrongSMS        = "wrong_sms_code"           // 71
-	FailInvalidCard     = "invalid_card"             // 61
-	FailIssuer          = "issuer_declined"          // 78
-	FailTimeout         = "input_timeout"            // 69
-	FailPayment         = "payment_failed"           // anything else the channel refused
-	FailExpired         = "expired"                  // the hold ended unpaid
-	FailOverpaid        = "overpaid"                 // money arrived for a closed order or paid items
-	FailChannel         = "channel_error"            // the channel could not be reached to start paying
+	FailNotEnabled      = "card_not_enabled_online"   // R3: PSBC, 登陆银联在线开通 (72)
+	FailInsufficient    = "insufficient_balance"      // R3: 余额不足 (64)
+	FailWrongPIN        = "wrong_pin"                 // R3: 密码错误 (65)
+	FailPINTries        = "pin_tries_exceeded"        // 67
+	FailWrongSMS        = "wrong_sms_code"            // 71
+	FailInvalidCard     = "invalid_card"              // 61
+	FailIssuer          = "issuer_declined"           // 78
+	FailTimeout         = "input_timeout"             // 69
+	FailPayment         = "payment_failed"            // anything else the channel refused
+	FailExpired         = "expired"                   // the hold ended unpaid
+	FailOverpaid        = "overpaid"                  // money arrived for a closed order or paid items
+	FailChannel         = "channel_error"             // the channel could not be reached to start paying
 )
 
 // Failure is a channel's refusal as recorded on an order.

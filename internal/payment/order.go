@@ -87,7 +87,7 @@ type Order struct {
 	FailureChannelCode string
 	FailureLimit       money.Fen
 	Refunded           money.Fen
-	Lines          []OrderLine
+	Lines              []OrderLine
 }
 
 // OrderLine is one bill line in an order, with the amount it pays.
