@@ -49,6 +49,7 @@ type Store interface {
 	Holds(ctx context.Context, studentID int64) ([]billing.Hold, error)
 	ApplySuccess(ctx context.Context, r Result, source string) (Outcome, error)
 	Order(ctx context.Context, orderNo string) (Order, error)
+	OrderSchool(ctx context.Context, orderNo string) (int64, error)
 	FinishRefund(ctx context.Context, refundNo string, rr RefundResult) error
 }
 
@@ -253,8 +254,8 @@ func (s *Service) HandleNotification(ctx context.Context, channel string, header
 	r.Channel = channel
 	// The merchant that signed must be the one the order's school takes
 	// payments with, or the money would land in another school's books.
-	if o, err := s.store.Order(ctx, r.OrderNo); err == nil {
-		if own, err := s.channels.For(o.SchoolID, o.Channel); err != nil || own.MerchantID() != r.MerchantID {
+	if schoolID, err := s.store.OrderSchool(ctx, r.OrderNo); err == nil {
+		if own, err := s.channels.For(schoolID, channel); err != nil || own.MerchantID() != r.MerchantID {
 			s.log.Warn("notification from another merchant", "channel", channel, "order_no", r.OrderNo, "merchant", r.MerchantID)
 			return fail(400, "merchant mismatch")
 		}

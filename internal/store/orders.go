@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -199,7 +200,7 @@ func (s *Store) ApplySuccess(ctx context.Context, r payment.Result, source strin
 	var out payment.Outcome
 	err := s.InTx(ctx, func(tx *Tx) error {
 		out = payment.Outcome{}
-		o, err := tx.orderByNo(ctx, r.OrderNo, true)
+		o, lines, err := tx.orderForUpdate(ctx, r.OrderNo)
 		if err != nil {
 			return err
 		}
@@ -209,26 +210,21 @@ func (s *Store) ApplySuccess(ctx context.Context, r payment.Result, source strin
 		if err := payment.Verify(o, r); err != nil {
 			return err
 		}
-		var seen int
-		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM payments_received WHERE channel=$1 AND channel_txn_id=$2`, r.Channel, r.ChannelTxnID).Scan(&seen); err != nil {
-			return err
-		}
-		if seen > 0 {
+		disp := payment.Dispose(o, lines, r)
+		// Each channel transaction is recorded once: a replay finds its row
+		// taken and changes nothing (I4).
+		payID, err := tx.insertID(ctx, `INSERT INTO payments_received (order_id, channel, channel_txn_id, amount, card_type, disposition, source, received_at)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (channel, channel_txn_id) DO NOTHING`,
+			o.ID, r.Channel, r.ChannelTxnID, int64(r.Amount), r.CardType, string(disp), source, ms(tx.now))
+		if errors.Is(err, sql.ErrNoRows) {
 			out.Replay = true
 			out.Order = o
 			return nil
 		}
-		lines, err := linesOf(ctx, tx.x(), o.StudentID, tx.lockLines())
 		if err != nil {
 			return err
 		}
-		disp := payment.Dispose(o, lines, r)
 		out.Disposition = disp
-		payID, err := tx.insertID(ctx, `INSERT INTO payments_received (order_id, channel, channel_txn_id, amount, card_type, disposition, source, received_at)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`, o.ID, r.Channel, r.ChannelTxnID, int64(r.Amount), r.CardType, string(disp), source, ms(tx.now))
-		if err != nil {
-			return err
-		}
 		clearing := journal.Clearing(o.Channel, o.SchoolID)
 		switch disp {
 		case payment.Apply:
@@ -262,6 +258,8 @@ func (s *Store) ApplySuccess(ctx context.Context, r payment.Result, source strin
 				clearing, journal.Receivable(o.StudentID), r.Amount)); err != nil {
 				return err
 			}
+			o.PaidAt, o.ChannelTxnID, o.CardType, o.MaskedCard = paidAt, r.ChannelTxnID, r.CardType, r.MaskedCard
+			o.FailureCode, o.FailureMessage, o.FailureChannelCode, o.FailureLimit = "", "", "", 0
 		case payment.Overpay, payment.RefundNonDebit:
 			if err := tx.post(ctx, journal.Transfer(o.SchoolID, journal.KindOverpayment, o.OrderNo, "溢缴款 "+r.ChannelTxnID,
 				clearing, journal.Overpayment(o.SchoolID), r.Amount)); err != nil {
@@ -298,16 +296,50 @@ func (s *Store) ApplySuccess(ctx context.Context, r payment.Result, source strin
 				return err
 			}
 		}
-		if err := tx.finishJob(ctx, JobQuery, o.OrderNo); err != nil {
+		// The outcome is known: no more asking the channel, no expiry.
+		if _, err := tx.exec(ctx, `UPDATE jobs SET done_at = $1, locked_until = 0 WHERE ref = $2 AND kind IN ($3, $4) AND done_at = 0`,
+			ms(tx.now), o.OrderNo, JobQuery, JobExpire); err != nil {
 			return err
 		}
-		if err := tx.finishJob(ctx, JobExpire, o.OrderNo); err != nil {
-			return err
+		if disp == payment.Apply {
+			out.Order = o
+			return nil
 		}
 		out.Order, err = tx.orderByNo(ctx, o.OrderNo, false)
 		return err
 	})
 	return out, err
+}
+
+// orderForUpdate loads and locks an order and its bill lines (on
+// PostgreSQL; SQLite's write transaction already excludes others), in one
+// query for the lines, returning the lines in their current state.
+func (t *Tx) orderForUpdate(ctx context.Context, orderNo string) (payment.Order, []billing.Line, error) {
+	o, err := scanOrder(t.queryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE order_no=$1`+t.forUpdate(), orderNo))
+	if err != nil {
+		return o, nil, notFound(err, "订单 "+orderNo)
+	}
+	rows, err := t.query(ctx, `SELECT ol.line_id, p.id, p.name, i.id, i.name, ol.amount, l.amount, l.paid, l.mandatory
+		FROM order_lines ol JOIN bill_lines l ON l.id = ol.line_id JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
+		WHERE ol.order_id = $1 ORDER BY p.id, i.id`+t.lockLines(), o.ID)
+	if err != nil {
+		return o, nil, err
+	}
+	defer rows.Close()
+	var lines []billing.Line
+	for rows.Next() {
+		var ol payment.OrderLine
+		l := billing.Line{StudentID: o.StudentID}
+		var olAmount, amount, paid int64
+		if err := rows.Scan(&ol.LineID, &l.ProjectID, &ol.ProjectName, &l.ItemID, &ol.ItemName, &olAmount, &amount, &paid, &l.Mandatory); err != nil {
+			return o, nil, err
+		}
+		ol.Amount = money.Fen(olAmount)
+		l.ID, l.ProjectName, l.ItemName, l.Amount, l.Paid = ol.LineID, ol.ProjectName, ol.ItemName, money.Fen(amount), money.Fen(paid)
+		o.Lines = append(o.Lines, ol)
+		lines = append(lines, l)
+	}
+	return o, lines, rows.Err()
 }
 
 func (t *Tx) closeOrderLocked(ctx context.Context, o *payment.Order, cause, code, msg string) (bool, error) {
@@ -430,6 +462,13 @@ func (s *Store) Order(ctx context.Context, orderNo string) (payment.Order, error
 	}
 	o.Lines, err = orderLines(ctx, s.x(), o.ID)
 	return o, err
+}
+
+// OrderSchool is the school an order belongs to.
+func (s *Store) OrderSchool(ctx context.Context, orderNo string) (int64, error) {
+	var id int64
+	err := s.x().QueryRowContext(ctx, `SELECT school_id FROM orders WHERE order_no=$1`, orderNo).Scan(&id)
+	return id, notFound(err, "订单 "+orderNo)
 }
 
 // Orders lists a student's orders, newest first, with their lines.

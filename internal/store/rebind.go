@@ -67,15 +67,35 @@ type conn interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
-// dbx runs queries on a conn in the store's dialect.
+// dbx runs queries on a conn in the store's dialect. On SQLite it binds
+// plain "?" placeholders and reuses prepared statements: modernc parses a
+// statement on every call otherwise, which was a third of the time of
+// applying a payment notification.
 type dbx struct {
 	c       conn
+	tx      *sql.Tx // set inside a transaction
 	dialect Dialect
+	stmts   *stmtCache
+}
+
+// stmt returns a prepared statement for q (already rebound), usable on d.
+func (d dbx) stmt(ctx context.Context, q string) *sql.Stmt {
+	st := d.stmts.get(ctx, q)
+	if st == nil {
+		return nil
+	}
+	if d.tx != nil {
+		return d.tx.StmtContext(ctx, st)
+	}
+	return st
 }
 
 func (d dbx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	if d.dialect == SQLite {
 		b := rebind(q)
+		if st := d.stmt(ctx, b.q); st != nil {
+			return st.ExecContext(ctx, b.args(args)...)
+		}
 		return d.c.ExecContext(ctx, b.q, b.args(args)...)
 	}
 	return d.c.ExecContext(ctx, q, args...)
@@ -84,6 +104,9 @@ func (d dbx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result
 func (d dbx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	if d.dialect == SQLite {
 		b := rebind(q)
+		if st := d.stmt(ctx, b.q); st != nil {
+			return st.QueryContext(ctx, b.args(args)...)
+		}
 		return d.c.QueryContext(ctx, b.q, b.args(args)...)
 	}
 	return d.c.QueryContext(ctx, q, args...)
@@ -92,10 +115,65 @@ func (d dbx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows
 func (d dbx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	if d.dialect == SQLite {
 		b := rebind(q)
+		if st := d.stmt(ctx, b.q); st != nil {
+			return st.QueryRowContext(ctx, b.args(args)...)
+		}
 		return d.c.QueryRowContext(ctx, b.q, b.args(args)...)
 	}
 	return d.c.QueryRowContext(ctx, q, args...)
 }
 
-func (s *Store) x() dbx { return dbx{c: s.db, dialect: s.dialect} }
-func (t *Tx) x() dbx    { return dbx{c: t.tx, dialect: t.dialect} }
+// stmtCache keeps one prepared statement per fixed query text; database/sql
+// prepares it once on each pooled connection that runs it. A statement is
+// prepared in the background the first time it is seen: preparing needs a
+// connection of its own, and a transaction waiting for one while holding
+// SQLite's write lock would stall every other writer.
+type stmtCache struct {
+	db *sql.DB
+	mu sync.Mutex
+	m  map[string]*sql.Stmt // nil value: being prepared
+	wg sync.WaitGroup
+}
+
+func (c *stmtCache) get(ctx context.Context, q string) *sql.Stmt {
+	if c == nil || len(q) > 4096 { // multi-row INSERTs vary: not worth keeping
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[q]; ok {
+		return st
+	}
+	c.m[q] = nil
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		st, err := c.db.PrepareContext(context.Background(), q)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if err != nil {
+			delete(c.m, q) // try again another time; the plain call reports errors
+			return
+		}
+		c.m[q] = st
+	}()
+	return nil
+}
+
+func (c *stmtCache) close() {
+	if c == nil {
+		return
+	}
+	c.wg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		if st != nil {
+			st.Close()
+		}
+	}
+	c.m = map[string]*sql.Stmt{}
+}
+
+func (s *Store) x() dbx { return dbx{c: s.db, dialect: s.dialect, stmts: s.stmts} }
+func (t *Tx) x() dbx    { return dbx{c: t.tx, tx: t.tx, dialect: t.dialect, stmts: t.stmts} }

@@ -40,6 +40,7 @@ type Store struct {
 	db      *sql.DB
 	dialect Dialect
 	now     func() time.Time
+	stmts   *stmtCache // SQLite only: pgx caches prepared statements itself
 }
 
 // Open connects to dsn: "sqlite:PATH" (WAL, foreign keys, busy timeout,
@@ -85,7 +86,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: connect %s: %w", redactDSN(dsn), err)
 	}
-	return &Store{db: db, dialect: dialect, now: time.Now}, nil
+	st := &Store{db: db, dialect: dialect, now: time.Now}
+	if dialect == SQLite {
+		st.stmts = &stmtCache{db: db, m: map[string]*sql.Stmt{}}
+	}
+	return st, nil
 }
 
 // redactDSN hides a password in a URL DSN, for errors and logs.
@@ -109,7 +114,10 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.close()
+	return s.db.Close()
+}
 
 // Migrate applies every pending migration of the store's dialect, each in
 // its own transaction.
@@ -137,6 +145,7 @@ type Tx struct {
 	tx      *sql.Tx
 	dialect Dialect
 	now     time.Time
+	stmts   *stmtCache
 }
 
 // InTx runs fn in a transaction, committing when fn returns nil. On
@@ -158,7 +167,7 @@ func (s *Store) inTxOnce(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	tx := &Tx{tx: sqlTx, dialect: s.dialect, now: s.now().Truncate(time.Millisecond)}
+	tx := &Tx{tx: sqlTx, dialect: s.dialect, now: s.now().Truncate(time.Millisecond), stmts: s.stmts}
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
 		return err

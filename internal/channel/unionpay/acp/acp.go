@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"campuspay/internal/payment"
@@ -124,7 +125,15 @@ func VerifyAt(fields map[string]string, trust *Trust, now time.Time) error {
 	if trust == nil || len(trust.Roots) == 0 {
 		return fmt.Errorf("%w: no trusted roots configured", payment.ErrBadNotification)
 	}
-	cert, err := ParseCertPEM(fields[FieldSignPubKeyCert])
+	pemText := fields[FieldSignPubKeyCert]
+	key := chainKey{sha256.Sum256([]byte(pemText)), trust}
+	if v, ok := verifiedChains.Load(key); ok {
+		vc := v.(verifiedChain)
+		if !now.Before(vc.notBefore) && !now.After(vc.notAfter) {
+			return VerifyWith(fields, vc.pub)
+		}
+	}
+	cert, err := ParseCertPEM(pemText)
 	if err != nil {
 		return fmt.Errorf("%w: signPubKeyCert: %v", payment.ErrBadNotification, err)
 	}
@@ -151,7 +160,27 @@ func VerifyAt(fields map[string]string, trust *Trust, now time.Time) error {
 	if !ok {
 		return fmt.Errorf("%w: signing key is not RSA", payment.ErrBadNotification)
 	}
-	return VerifyWith(fields, pub)
+	if err := VerifyWith(fields, pub); err != nil {
+		return err
+	}
+	verifiedChains.Store(key, verifiedChain{pub: pub, notBefore: cert.NotBefore, notAfter: cert.NotAfter})
+	return nil
+}
+
+// verifiedChains remembers signing certificates whose chain to a Trust was
+// verified, so each message costs one RSA verification, not a chain walk.
+// Only certificates that chained to our roots and signed a valid message
+// are kept, so the cache holds the channel's few signers and nothing else.
+var verifiedChains sync.Map // chainKey → verifiedChain
+
+type chainKey struct {
+	pem   [32]byte
+	trust *Trust
+}
+
+type verifiedChain struct {
+	pub                 *rsa.PublicKey
+	notBefore, notAfter time.Time
 }
 
 // CertID is the certId of a certificate: its serial number in decimal.
