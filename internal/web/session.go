@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 
 	"campuspay/internal/apperr"
@@ -87,7 +88,11 @@ func (h *handler) student(feePage bool, fn studentFunc) http.HandlerFunc {
 func safeNext(next, school string) string {
 	prefix := schoolPath(school)
 	if strings.HasPrefix(next, prefix) && !strings.HasPrefix(next, "//") && !strings.ContainsAny(next, "\\\r\n") {
-		return next
+		// Only a well-formed path that stays in this school's portal.
+		if u, err := url.Parse(next); err == nil && u.Scheme == "" && u.Host == "" && u.User == nil &&
+			strings.HasPrefix(path.Clean(u.Path)+"/", prefix) {
+			return next
+		}
 	}
 	return schoolPath(school, "fees")
 }

@@ -1,0 +1,39 @@
+package web
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// FuzzParseIDs: item ids from forms and ?select= never panic and are
+// always positive; anything else is dropped.
+func FuzzParseIDs(f *testing.F) {
+	for _, s := range []string{"1,2,3", "", ",,", "-1,0,9223372036854775807", "1e3", " 7 , 8 ", "九"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, id := range parseIDs([]string{s, s}) {
+			if id <= 0 {
+				t.Fatalf("%q gave id %d", s, id)
+			}
+		}
+	})
+}
+
+// FuzzSafeNext: the post-login redirect never leaves the school's portal.
+func FuzzSafeNext(f *testing.F) {
+	for _, s := range []string{"/s/cqjz/orders", "//evil.example/s/cqjz/", "https://evil.example/", "/s/cqjz/\r\nSet-Cookie: x", "/s/other/", "/s/cqjz/..%2f..%2f", "\\\\evil", "/s/cqjz/%", "/s/cqjz/../other/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, next string) {
+		got := safeNext(next, "cqjz")
+		if !strings.HasPrefix(got, "/s/cqjz/") || strings.HasPrefix(got, "//") || strings.ContainsAny(got, "\\\r\n") {
+			t.Fatalf("safeNext(%q) = %q", next, got)
+		}
+		u, err := url.Parse(got)
+		if err != nil || u.Host != "" || u.Scheme != "" {
+			t.Fatalf("safeNext(%q) = %q leaves the site", next, got)
+		}
+	})
+}
