@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"campuspay/internal/store"
 )
 
 func repoFile(t *testing.T, rel string) string {
@@ -57,5 +59,38 @@ func TestImportJourney(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestJournalVerifyFails: a journal that does not balance, or a
+// receivable that disagrees with the bills, makes verify exit non-zero.
+func TestJournalVerifyFails(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cp.db")
+	db := "sqlite:" + path
+	for _, args := range [][]string{
+		{"school", "create", "--code", "cqjz", "--name", "学院", "--region-code", "500000", "--db", db},
+		{"import", "students", "--school", "cqjz", repoFile(t, "demo/students.csv"), "--db", db},
+		{"import", "bills", "--school", "cqjz", repoFile(t, "demo/bills.csv"), "--db", db},
+	} {
+		if code, out := run(t, args...); code != 0 {
+			t.Fatalf("%v: %s", args, out)
+		}
+	}
+	st, err := store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A stray posting appended behind the journal's back (appends are the
+	// only writes the journal allows).
+	if _, err := st.DB().Exec(`INSERT INTO journal_entries (school_id, kind, ref, memo, created_at) VALUES (1, 'bill', 'x', 'forged', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DB().Exec(`INSERT INTO journal_postings (entry_id, account, amount) VALUES ((SELECT MAX(id) FROM journal_entries), 'receivable:student:1', 100)`); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	code, out := run(t, "journal", "verify", "--db", db)
+	if code != 1 || !strings.Contains(out, "UNBALANCED") || !strings.Contains(out, "MISMATCH student 1") {
+		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }
