@@ -165,13 +165,45 @@ func (s *Sandbox) setSwitches(w http.ResponseWriter, r *http.Request) {
 
 var indexPage = template.Must(template.New("i").Parse(`<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>支付沙箱</title>
-<style>body{font-family:sans-serif;max-width:720px;margin:1em auto;padding:0 1em;line-height:1.6}table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.3em;font-size:.9em}</style></head>
-<body><h1>支付沙箱（测试环境）</h1><p>此处模拟银联在线支付网关与微信支付，仅供测试，不会产生真实扣款。所有测试卡的短信验证码均为 111111。</p>
-<h2>银联测试卡</h2><table><tr><th>卡号</th><th>银行</th><th>类型</th><th>密码</th><th>预留手机号</th><th>行为</th></tr>
-{{range .}}<tr><td>{{.Number}}</td><td>{{.Bank}}</td><td>{{.Kind}}</td><td>{{.PIN}}</td><td>{{.Phone}}</td><td>{{.Behaviour}}</td></tr>{{end}}</table>
-<p><a href="/sandbox/test-helpers/notifications">已发送的通知</a></p></body></html>`))
+<style>body{font-family:sans-serif;max-width:860px;margin:1em auto;padding:0 1em;line-height:1.6;color:#222}
+.wrap{overflow-x:auto}table{border-collapse:collapse;width:100%;min-width:640px}td,th{border:1px solid #ccc;padding:.3em .5em;font-size:.9em;text-align:left}
+th{background:#f3f5f8}code{font-size:.95em}</style></head>
+<body><h1>支付沙箱（测试环境）</h1><p>此处模拟银联在线支付网关与微信支付，仅供测试，不会产生真实扣款。所有测试卡的短信验证码均为 <code>111111</code>。</p>
+<h2>银联测试卡</h2><div class="wrap"><table><tr><th>卡号</th><th>银行</th><th>类型</th><th>取款密码</th><th>预留手机号</th><th>结果</th></tr>
+{{range .}}<tr><td><code>{{.No}}</code></td><td>{{.Bank}}</td><td>{{.Kind}}</td><td>{{.PIN}}</td><td>{{.Phone}}</td><td>{{.Behaviour}}</td></tr>{{end}}</table></div>
+<h2>测试工具</h2><ul><li><a href="/sandbox/test-helpers/notifications">已发送的通知（可重放）</a></li><li><a href="/sandbox/test-helpers/switches">通知开关（延迟、重复、丢弃）</a></li></ul></body></html>`))
+
+type cardRow struct {
+	upsim.Card
+	Behaviour string
+}
+
+// behaviour says in words what a test card does (SPEC §5).
+func behaviour(c upsim.Card) string {
+	switch {
+	case c.Credit:
+		return "信用卡：拒绝（不支持信用卡支付）"
+	case c.NoNetBank:
+		return "未开通网银：拒绝"
+	case c.NotEnabled:
+		return "未开通银联在线支付：拒绝"
+	case c.Balance > 0:
+		return "余额 " + c.Balance.Yuan() + "：超出则余额不足"
+	case c.NoNotify:
+		return "支付成功，但网关不发送后台通知"
+	case c.DailyLimit > 0:
+		return "单笔及单日限额 " + c.SingleLimit.Yuan() + "：超出则交易金额超限"
+	}
+	return "支付成功；单笔限额 " + c.SingleLimit.Yuan()
+}
 
 func (s *Sandbox) index(w http.ResponseWriter, r *http.Request) {
+	var rows []cardRow
+	for _, c := range upsim.Cards() {
+		rows = append(rows, cardRow{Card: c, Behaviour: behaviour(c)})
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	indexPage.Execute(w, upsim.Cards())
+	if err := indexPage.Execute(w, rows); err != nil {
+		s.log.Error("sandbox index", "err", err)
+	}
 }
