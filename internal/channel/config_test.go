@@ -123,4 +123,3 @@ func TestLoadFile(t *testing.T) {
 		}
 	})
 }
-
