@@ -3,6 +3,8 @@ package app
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -92,5 +94,26 @@ func TestJournalVerifyFails(t *testing.T) {
 	code, out := run(t, "journal", "verify", "--db", db)
 	if code != 1 || !strings.Contains(out, "UNBALANCED") || !strings.Contains(out, "MISMATCH student 1") {
 		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
+
+// TestServeHealthAndMetrics boots the server as `serve` does and reads the
+// two operational endpoints.
+func TestServeHealthAndMetrics(t *testing.T) {
+	s, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "cp.db"), NoWorker: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "campuspay_jobs_pending 0"} {
+		resp, err := http.Get(s.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Fatalf("%s: %d %.300s", path, resp.StatusCode, body)
+		}
 	}
 }

@@ -176,6 +176,21 @@ func (s *Server) routes() http.Handler {
 		httpReqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "campuspay_http_requests_total", Help: "HTTP requests by front door and status class."}, []string{"door", "code"})
 		prometheus.MustRegister(httpReqs)
 	})
+	// Background work not yet done, by kind: a growing "query" count means
+	// a channel is not answering.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "campuspay_jobs_pending", Help: "Jobs not done (all kinds)."}, func() float64 {
+		n, err := s.Store.PendingJobs(context.Background())
+		if err != nil {
+			return -1
+		}
+		total := 0
+		for _, v := range n {
+			total += v
+		}
+		return float64(total)
+	}))
+	gatherers := prometheus.Gatherers{prometheus.DefaultGatherer, reg}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.Store.DB().PingContext(r.Context()); err != nil {
@@ -184,7 +199,7 @@ func (s *Server) routes() http.Handler {
 		}
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{}))
 	mux.Handle("/notify/", counted("notify", notify.NewHandler(s.Payments)))
 	mux.Handle("/api/v1/", counted("api", api.NewHandler(api.Deps{Store: s.Store, Auth: s.Auth, Payments: s.Payments, Log: s.log})))
 	s.mountWeb(mux)
