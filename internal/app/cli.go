@@ -51,7 +51,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "sandbox":
 		err = cmdSandbox(ctx, args[1:], stdout, stderr)
 	case "migrate":
-		err = withStore(ctx, args[1:], stderr, func(st *store.Store, _ []string) error {
+		err = withStore(ctx, "migrate", args[1:], stderr, nil, func(st *store.Store, _ []string) error {
 			fmt.Fprintln(stdout, "数据库已迁移到最新版本")
 			return nil
 		})
@@ -119,10 +119,16 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func withStore(ctx context.Context, args []string, stderr io.Writer, fn func(*store.Store, []string) error) error {
-	fs := flag.NewFlagSet("campuspay", flag.ContinueOnError)
+// withStore parses a command's flags (flags adds its own; --db is always
+// there), opens and migrates the store, and runs fn with the positional
+// arguments. fn returns errUsage when the arguments are wrong.
+func withStore(ctx context.Context, name string, args []string, stderr io.Writer, flags func(*flag.FlagSet), fn func(*store.Store, []string) error) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	db := dbFlag(fs)
+	if flags != nil {
+		flags(fs)
+	}
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
 		return errUsage
@@ -139,75 +145,60 @@ func withStore(ctx context.Context, args []string, stderr io.Writer, fn func(*st
 }
 
 func cmdSchoolCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("school create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	db := dbFlag(fs)
-	code := fs.String("code", "", "school code")
-	name := fs.String("name", "", "school name")
-	rc := fs.String("region-code", "", "region code, e.g. 500000")
-	rn := fs.String("region-name", "", "region name, e.g. 重庆市")
-	if _, err := parseInterspersed(fs, args); err != nil || *code == "" || *name == "" || *rc == "" {
-		return errUsage
-	}
-	if *rn == "" {
-		*rn = *rc
-	}
-	st, err := store.Open(ctx, *db)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
-	sc, err := st.CreateSchool(ctx, billing.School{Code: *code, Name: *name, RegionCode: *rc, RegionName: *rn, Policy: billing.DefaultPolicy()})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "已创建学校 %s（%s），地区 %s %s\n", sc.Name, sc.Code, sc.RegionCode, *rn)
-	return nil
+	var code, name, rc, rn string
+	return withStore(ctx, "school create", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&code, "code", "", "school code")
+		fs.StringVar(&name, "name", "", "school name")
+		fs.StringVar(&rc, "region-code", "", "region code, e.g. 500000")
+		fs.StringVar(&rn, "region-name", "", "region name, e.g. 重庆市")
+	}, func(st *store.Store, _ []string) error {
+		if code == "" || name == "" || rc == "" {
+			return errUsage
+		}
+		if rn == "" {
+			rn = rc
+		}
+		sc, err := st.CreateSchool(ctx, billing.School{Code: code, Name: name, RegionCode: rc, RegionName: rn, Policy: billing.DefaultPolicy()})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "已创建学校 %s（%s），地区 %s %s\n", sc.Name, sc.Code, sc.RegionCode, rn)
+		return nil
+	})
 }
 
 func cmdImport(ctx context.Context, kind string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	db := dbFlag(fs)
-	school := fs.String("school", "", "school code")
-	rest, err := parseInterspersed(fs, args)
-	if err != nil || *school == "" || len(rest) != 1 {
-		return errUsage
-	}
-	st, err := store.Open(ctx, *db)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
-	sc, err := st.SchoolByCode(ctx, *school)
-	if err != nil {
-		return err
-	}
-	f, err := os.Open(rest[0])
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	stats, err := importer.Apply(ctx, st, sc.ID, kind, rest[0], f)
-	if err != nil {
-		var ie *importer.Errors
-		if errors.As(err, &ie) {
-			return fmt.Errorf("文件 %s 未导入（全部不生效）。%v", filepath.Base(rest[0]), err)
+	var school string
+	return withStore(ctx, "import "+kind, args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&school, "school", "", "school code")
+	}, func(st *store.Store, rest []string) error {
+		if school == "" || len(rest) != 1 {
+			return errUsage
 		}
-		return err
-	}
-	fmt.Fprintf(stdout, "导入完成：%d 行，新增 %d，更新 %d，未变 %d\n", stats.Rows, stats.Created, stats.Updated, stats.Unchanged)
-	return nil
+		sc, err := st.SchoolByCode(ctx, school)
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(rest[0])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		stats, err := importer.Apply(ctx, st, sc.ID, kind, rest[0], f)
+		if err != nil {
+			var ie *importer.Errors
+			if errors.As(err, &ie) {
+				return fmt.Errorf("文件 %s 未导入（全部不生效）。%v", filepath.Base(rest[0]), err)
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "导入完成：%d 行，新增 %d，更新 %d，未变 %d\n", stats.Rows, stats.Created, stats.Updated, stats.Unchanged)
+		return nil
+	})
 }
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return withStore(ctx, args, stderr, func(st *store.Store, _ []string) error {
+	return withStore(ctx, "journal verify", args, stderr, nil, func(st *store.Store, _ []string) error {
 		rep, err := st.VerifyJournal(ctx)
 		if err != nil {
 			return err

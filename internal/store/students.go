@@ -102,6 +102,13 @@ func (s *Store) CountStudents(ctx context.Context, schoolID int64) (int, error) 
 	return n, err
 }
 
+// loginState reads and locks a student's failure count and lock.
+func (t *Tx) loginState(ctx context.Context, studentID int64) (failures int, lockedUntil time.Time, err error) {
+	var locked int64
+	err = t.queryRow(ctx, `SELECT failed_logins, locked_until FROM students WHERE id=$1`+t.forUpdate(), studentID).Scan(&failures, &locked)
+	return failures, fromMS(locked), notFound(err, "学生")
+}
+
 // BeginLogin counts a login attempt as a failure before its password is
 // checked, so that parallel guesses cannot outrun the lockout: at most max
 // attempts are ever in flight or failed between two successes. It refuses
@@ -109,21 +116,17 @@ func (s *Store) CountStudents(ctx context.Context, schoolID int64) (int, error) 
 // max attempts are already counted.
 func (s *Store) BeginLogin(ctx context.Context, studentID int64, max int) (ok bool, lockedUntil time.Time, err error) {
 	err = s.InTx(ctx, func(tx *Tx) error {
-		var n int
-		var locked int64
-		if err := tx.queryRow(ctx, `SELECT failed_logins, locked_until FROM students WHERE id=$1`+tx.forUpdate(), studentID).Scan(&n, &locked); err != nil {
-			return notFound(err, "学生")
-		}
-		if locked > ms(tx.now) {
-			ok, lockedUntil = false, fromMS(locked)
-			return nil
+		n, locked, err := tx.loginState(ctx, studentID)
+		if err != nil || locked.After(tx.now) {
+			ok, lockedUntil = false, locked
+			return err
 		}
 		if n >= max {
 			ok = false
 			return nil
 		}
 		ok = true
-		_, err := tx.exec(ctx, `UPDATE students SET failed_logins = failed_logins + 1 WHERE id=$1`, studentID)
+		_, err = tx.exec(ctx, `UPDATE students SET failed_logins = failed_logins + 1 WHERE id=$1`, studentID)
 		return err
 	})
 	return ok, lockedUntil, err
@@ -134,23 +137,19 @@ func (s *Store) BeginLogin(ctx context.Context, studentID int64, max int) (ok bo
 // that brings the count to max locks the student for lock.
 func (s *Store) EndLogin(ctx context.Context, studentID int64, success bool, max int, lock time.Duration) (ok bool, lockedUntil time.Time, err error) {
 	err = s.InTx(ctx, func(tx *Tx) error {
-		var n int
-		var locked int64
-		if err := tx.queryRow(ctx, `SELECT failed_logins, locked_until FROM students WHERE id=$1`+tx.forUpdate(), studentID).Scan(&n, &locked); err != nil {
-			return notFound(err, "学生")
-		}
-		if locked > ms(tx.now) {
-			ok, lockedUntil = false, fromMS(locked)
-			return nil
+		n, locked, err := tx.loginState(ctx, studentID)
+		if err != nil || locked.After(tx.now) {
+			ok, lockedUntil = false, locked
+			return err
 		}
 		if success {
 			ok = true
-			_, err := tx.exec(ctx, `UPDATE students SET failed_logins = 0, locked_until = 0 WHERE id=$1`, studentID)
+			_, err = tx.exec(ctx, `UPDATE students SET failed_logins = 0, locked_until = 0 WHERE id=$1`, studentID)
 			return err
 		}
 		if n >= max {
 			lockedUntil = tx.now.Add(lock)
-			_, err := tx.exec(ctx, `UPDATE students SET failed_logins = 0, locked_until = $1 WHERE id=$2`, ms(lockedUntil), studentID)
+			_, err = tx.exec(ctx, `UPDATE students SET failed_logins = 0, locked_until = $1 WHERE id=$2`, ms(lockedUntil), studentID)
 			return err
 		}
 		return nil
