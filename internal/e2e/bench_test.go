@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,13 +27,25 @@ import (
 // (certificate chain + RSA verify ≈ 50 µs, then the ApplySuccess
 // transaction). Compare with BenchmarkRawTxn on the same database: the
 // target is notifications/s ≥ 0.5 × raw single-row transactions/s.
-func BenchmarkNotificationSQLite(b *testing.B)   { benchNotification(b, store.SQLite) }
-func BenchmarkNotificationPostgres(b *testing.B) { benchNotification(b, store.Postgres) }
+func BenchmarkNotificationSQLite(b *testing.B)   { benchNotification(b, store.SQLite, false) }
+func BenchmarkNotificationPostgres(b *testing.B) { benchNotification(b, store.Postgres, false) }
+
+// The Parallel variants have 16 notifications (and, for the baseline, 16
+// raw transactions) in flight at once, as at semester start.
+func BenchmarkNotificationParallelSQLite(b *testing.B)   { benchNotification(b, store.SQLite, true) }
+func BenchmarkNotificationParallelPostgres(b *testing.B) { benchNotification(b, store.Postgres, true) }
 
 // BenchmarkRawTxn{SQLite,Postgres}: one op is BEGIN; one-row INSERT; COMMIT
 // through the store's own connection pool and settings.
-func BenchmarkRawTxnSQLite(b *testing.B)   { benchRawTxn(b, store.SQLite) }
-func BenchmarkRawTxnPostgres(b *testing.B) { benchRawTxn(b, store.Postgres) }
+func BenchmarkRawTxnSQLite(b *testing.B)   { benchRawTxn(b, store.SQLite, false) }
+func BenchmarkRawTxnPostgres(b *testing.B) { benchRawTxn(b, store.Postgres, false) }
+
+func BenchmarkRawTxnParallelSQLite(b *testing.B)   { benchRawTxn(b, store.SQLite, true) }
+func BenchmarkRawTxnParallelPostgres(b *testing.B) { benchRawTxn(b, store.Postgres, true) }
+
+// inFlight is how many notifications or transactions the Parallel
+// benchmarks keep going at once (b.SetParallelism × GOMAXPROCS on 2 cores).
+const inFlight = 8
 
 func openBenchStore(b *testing.B, d store.Dialect) *store.Store {
 	b.Helper()
@@ -48,7 +61,7 @@ func openBenchStore(b *testing.B, d store.Dialect) *store.Store {
 	return st
 }
 
-func benchRawTxn(b *testing.B, d store.Dialect) {
+func benchRawTxn(b *testing.B, d store.Dialect, parallel bool) {
 	st := openBenchStore(b, d)
 	db := st.DB()
 	ddl := `CREATE TABLE bench_raw (id INTEGER PRIMARY KEY AUTOINCREMENT, v INTEGER NOT NULL)`
@@ -59,8 +72,7 @@ func benchRawTxn(b *testing.B, d store.Dialect) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	one := func(i int) {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -72,6 +84,19 @@ func benchRawTxn(b *testing.B, d store.Dialect) {
 			b.Fatal(err)
 		}
 	}
+	b.ResetTimer()
+	if parallel {
+		b.SetParallelism(inFlight)
+		b.RunParallel(func(pb *testing.PB) {
+			for i := 0; pb.Next(); i++ {
+				one(i)
+			}
+		})
+	} else {
+		for i := 0; i < b.N; i++ {
+			one(i)
+		}
+	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "txn/s")
 }
@@ -81,7 +106,7 @@ type benchNote struct {
 	body   []byte
 }
 
-func benchNotification(b *testing.B, d store.Dialect) {
+func benchNotification(b *testing.B, d store.Dialect, parallel bool) {
 	ctx := context.Background()
 	st := openBenchStore(b, d)
 	keys, err := sandbox.LoadOrCreateKeys(keysDir)
@@ -156,20 +181,27 @@ func benchNotification(b *testing.B, d store.Dialect) {
 		made += n
 		return out
 	}
-	batch := min(b.N, 1000)
-	notes := prepare(batch)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if len(notes) == 0 {
-			b.StopTimer()
-			notes = prepare(min(b.N-i, 1000))
-			b.StartTimer()
-		}
-		n := svc.HandleNotification(ctx, payment.UnionPay, notes[0].header, notes[0].body, "notify")
-		notes = notes[1:]
+	handle := func(note benchNote) {
+		n := svc.HandleNotification(ctx, payment.UnionPay, note.header, note.body, "notify")
 		if n.Status != 200 || n.Outcome == nil || n.Outcome.Disposition != payment.Apply || n.Outcome.Replay {
 			b.Fatalf("notification: %d %s %+v", n.Status, n.Body, n.Outcome)
 		}
+	}
+	if parallel {
+		var all []benchNote
+		for len(all) < b.N {
+			all = append(all, prepare(min(b.N-len(all), 1000))...)
+		}
+		var next atomic.Int64
+		b.SetParallelism(inFlight)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				handle(all[next.Add(1)-1])
+			}
+		})
+	} else {
+		benchSerial(b, prepare, handle)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "notif/s")
@@ -180,6 +212,23 @@ func benchNotification(b *testing.B, d store.Dialect) {
 	st.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM orders WHERE status = 'paid'`).Scan(&paid)
 	if paid != int64(b.N) && b.N > 0 {
 		b.Fatalf("%d orders paid after %d notifications", paid, b.N)
+	}
+}
+
+// benchSerial handles one notification at a time, preparing more (off the
+// clock) as they run out.
+func benchSerial(b *testing.B, prepare func(int) []benchNote, handle func(benchNote)) {
+	batch := min(b.N, 1000)
+	notes := prepare(batch)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if len(notes) == 0 {
+			b.StopTimer()
+			notes = prepare(min(b.N-i, 1000))
+			b.StartTimer()
+		}
+		handle(notes[0])
+		notes = notes[1:]
 	}
 }
 

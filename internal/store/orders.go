@@ -197,9 +197,22 @@ func (t *Tx) closeOrder(ctx context.Context, orderNo, cause, failCode, failMsg s
 // ApplySuccess applies a verified success from the channel exactly once
 // (I1, I3, I4): a replay of the same channel transaction changes nothing.
 func (s *Store) ApplySuccess(ctx context.Context, r payment.Result, source string) (payment.Outcome, error) {
+	if s.applier != nil {
+		return s.applier.apply(ctx, r, source)
+	}
 	var out payment.Outcome
 	err := s.InTx(ctx, func(tx *Tx) error {
-		out = payment.Outcome{}
+		var err error
+		out, err = tx.applySuccess(ctx, r, source)
+		return err
+	})
+	return out, err
+}
+
+// applySuccess is ApplySuccess inside a transaction.
+func (tx *Tx) applySuccess(ctx context.Context, r payment.Result, source string) (payment.Outcome, error) {
+	var out payment.Outcome
+	err := func() error {
 		o, lines, err := tx.orderForUpdate(ctx, r.OrderNo)
 		if err != nil {
 			return err
@@ -307,7 +320,7 @@ func (s *Store) ApplySuccess(ctx context.Context, r payment.Result, source strin
 		}
 		out.Order, err = tx.orderByNo(ctx, o.OrderNo, false)
 		return err
-	})
+	}()
 	return out, err
 }
 

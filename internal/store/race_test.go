@@ -164,3 +164,86 @@ func TestRaces(t *testing.T) {
 		})
 	})
 }
+
+// TestGroupedSuccessesStayApart: successes arriving together (on SQLite
+// they share one transaction) are each applied or refused on their own: a
+// forged amount in the middle of the group changes nothing for itself and
+// spoils nothing for the others.
+func TestGroupedSuccessesStayApart(t *testing.T) {
+	fees := []string{storetest.ItemTuition, storetest.ItemDorm}
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		x := seed(t, s)
+		var orders []payment.Order
+		for i := range storetest.SeedStudents {
+			orders = append(orders, x.order(t, i, payment.UnionPay, fees...))
+		}
+		good0, good1 := success(orders[0]), success(orders[1])
+		forged := success(orders[2])
+		forged.Amount = 1
+		const n = 30
+		errs := make([]error, n)
+		race(n, func(i int) {
+			r := good0 // most are replays of the first success
+			switch {
+			case i == 7:
+				r = good1
+			case i%5 == 3:
+				r = forged
+			}
+			_, errs[i] = s.ApplySuccess(ctx, r, "notify")
+		})
+		for i, err := range errs {
+			wantForged := i%5 == 3 && i != 7
+			if wantForged != (err != nil) {
+				t.Errorf("call %d: err %v, forged %v", i, err, wantForged)
+			}
+			if err != nil && apperr.HTTPStatus(err) != 422 {
+				t.Errorf("call %d: forged amount answered %v", i, err)
+			}
+		}
+		for i, want := range []payment.Status{payment.StatusPaid, payment.StatusPaid, payment.StatusPaying} {
+			if got, _ := s.Order(ctx, orders[i].OrderNo); got.Status != want {
+				t.Errorf("order %d is %s, want %s", i, got.Status, want)
+			}
+		}
+		if got := count(t, s, "payments_received"); got != 2 {
+			t.Errorf("%d payments recorded, want 2", got)
+		}
+		journalOK(t, s)
+	})
+}
+
+// TestApplyGroup applies a group in one transaction directly: the forged
+// and the unknown members are refused, the replay is a replay, the rest
+// are applied, and the journal balances.
+func TestApplyGroup(t *testing.T) {
+	fees := []string{storetest.ItemTuition, storetest.ItemDorm}
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		x := seed(t, s)
+		o0 := x.order(t, 0, payment.UnionPay, fees...)
+		o1 := x.order(t, 1, payment.UnionPay, fees...)
+		o2 := x.order(t, 2, payment.UnionPay, fees...)
+		good0, good1, forged := success(o0), success(o1), success(o2)
+		forged.Amount++
+		unknown := success(o2)
+		unknown.OrderNo = "CP00000000000000000000"
+		rs := []payment.Result{good0, forged, unknown, good1, good0}
+		outs, errs := s.ApplyGroup(ctx, rs, []string{"notify", "notify", "notify", "notify", "notify"})
+		wantErr := []bool{false, true, true, false, false}
+		for i := range rs {
+			if (errs[i] != nil) != wantErr[i] {
+				t.Errorf("member %d: err %v", i, errs[i])
+			}
+		}
+		if outs[0].Disposition != payment.Apply || outs[3].Disposition != payment.Apply || !outs[4].Replay {
+			t.Errorf("outcomes %+v", outs)
+		}
+		if got, _ := s.Order(ctx, o2.OrderNo); got.Status != payment.StatusPaying {
+			t.Errorf("forged member's order is %s", got.Status)
+		}
+		if got := count(t, s, "payments_received"); got != 2 {
+			t.Errorf("%d payments, want 2", got)
+		}
+		journalOK(t, s)
+	})
+}

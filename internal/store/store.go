@@ -41,6 +41,7 @@ type Store struct {
 	dialect Dialect
 	now     func() time.Time
 	stmts   *stmtCache // SQLite only: pgx caches prepared statements itself
+	applier *applier   // SQLite only: group commit of payment successes
 }
 
 // Open connects to dsn: "sqlite:PATH" (WAL, foreign keys, busy timeout,
@@ -89,6 +90,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	st := &Store{db: db, dialect: dialect, now: time.Now}
 	if dialect == SQLite {
 		st.stmts = &stmtCache{db: db, m: map[string]*sql.Stmt{}}
+		st.applier = newApplier(st)
 	}
 	return st, nil
 }
@@ -115,6 +117,9 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.applier != nil {
+		s.applier.close()
+	}
 	s.stmts.close()
 	return s.db.Close()
 }
