@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"campuspay/demo"
@@ -374,4 +373,3 @@ func LoadDemo(ctx context.Context, st *store.Store, out io.Writer) error {
 	return nil
 }
 
-var _ = strings.TrimSpace

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"campuspay/internal/apperr"
@@ -552,8 +551,6 @@ func (s *Store) CountPayments(ctx context.Context) (map[string]int, error) {
 	return out, rows.Err()
 }
 
-var _ = sql.ErrNoRows
-var _ = strings.TrimSpace
 
 // RecordFailure notes the channel's latest refusal on an open order without
 // closing it: the payer may still try another card before the hold ends.
