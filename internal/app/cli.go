@@ -372,4 +372,3 @@ func LoadDemo(ctx context.Context, st *store.Store, out io.Writer) error {
 	fmt.Fprintf(out, "演示学校 %s（%s）：%d 名学生，两个收费大项目（学费住宿费、代收费）\n", sc.Name, sc.Code, n)
 	return nil
 }
-

@@ -551,7 +551,6 @@ func (s *Store) CountPayments(ctx context.Context) (map[string]int, error) {
 	return out, rows.Err()
 }
 
-
 // RecordFailure notes the channel's latest refusal on an open order without
 // closing it: the payer may still try another card before the hold ends.
 func (s *Store) RecordFailure(ctx context.Context, orderNo string, f payment.Failure) error {
