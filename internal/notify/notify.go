@@ -19,7 +19,9 @@ func NewHandler(svc *payment.Service) http.Handler {
 		mux.HandleFunc("POST /notify/"+ch, func(w http.ResponseWriter, r *http.Request) {
 			body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 			if err != nil || len(body) > maxBody {
-				http.Error(w, `{"code":"FAIL","message":"body too large"}`, http.StatusRequestEntityTooLarge)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusRequestEntityTooLarge)
+				w.Write([]byte(`{"code":"FAIL","message":"body too large"}`))
 				return
 			}
 			n := svc.HandleNotification(r.Context(), ch, r.Header, body, "notify")

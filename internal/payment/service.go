@@ -288,7 +288,7 @@ func (s *Service) HandleNotification(ctx context.Context, channel string, header
 func (s *Service) Settle(ctx context.Context, orderNo string) (bool, error) {
 	o, err := s.store.Order(ctx, orderNo)
 	if err != nil {
-		return true, err
+		return gone(err), err
 	}
 	if !o.Status.Open() {
 		if !s.mayStillBePaid(o) {
@@ -353,6 +353,16 @@ func (s *Service) Settle(ctx context.Context, orderNo string) (bool, error) {
 	return s.expire(ctx, ch, o)
 }
 
+// gone reports whether a failure to load an order is final: only an order
+// that does not exist ends its jobs; a database hiccup is retried.
+func gone(err error) bool {
+	e, ok := apperr.As(err)
+	return ok && e.Kind == apperr.NotFound
+}
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.now() }
+
 // LateGrace is how long after an order's expiry a UnionPay order closed
 // on our side is still queried: the gateway's notifications are retried
 // for about ten minutes, and a payment made just before payTimeout is only
@@ -371,7 +381,7 @@ func (s *Service) mayStillBePaid(o Order) bool {
 func (s *Service) Expire(ctx context.Context, orderNo string) (bool, error) {
 	o, err := s.store.Order(ctx, orderNo)
 	if err != nil {
-		return true, err
+		return gone(err), err
 	}
 	if !o.Status.Open() {
 		return true, nil

@@ -230,3 +230,20 @@ func TestRefundRetryAsksFirst(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestJobsSurviveDatabaseHiccups: an order that does not exist ends its
+// jobs; a database that cannot be read does not (the job is retried).
+func TestJobsSurviveDatabaseHiccups(t *testing.T) {
+	s := storetest.Open(t, store.SQLite)
+	f := newFixture(t, s)
+	if final, err := f.svc.Settle(context.Background(), "CP00000000000000000000"); !final || err == nil {
+		t.Fatalf("unknown order: final=%v err=%v, want final with an error", final, err)
+	}
+	o := f.order(t, true)
+	s.Close()
+	for name, run := range map[string]func(context.Context, string) (bool, error){"settle": f.svc.Settle, "expire": f.svc.Expire} {
+		if final, err := run(context.Background(), o.OrderNo); final || err == nil {
+			t.Errorf("%s with the database down: final=%v err=%v, want a retry", name, final, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"campuspay/internal/payment"
 )
@@ -18,6 +19,9 @@ import (
 type applier struct {
 	s  *Store
 	ch chan *applyReq
+
+	mu     sync.RWMutex // held for reading while sending, for writing to close
+	closed bool
 }
 
 type applyReq struct {
@@ -40,7 +44,13 @@ func newApplier(s *Store) *applier {
 
 func (a *applier) apply(ctx context.Context, r payment.Result, source string) (payment.Outcome, error) {
 	req := &applyReq{ctx: context.WithoutCancel(ctx), r: r, source: source, done: make(chan struct{})}
+	a.mu.RLock()
+	if a.closed {
+		a.mu.RUnlock()
+		return payment.Outcome{}, fmt.Errorf("store: closed")
+	}
 	a.ch <- req
+	a.mu.RUnlock()
 	<-req.done
 	return req.out, req.err
 }
@@ -125,4 +135,11 @@ func (s *Store) ApplyGroup(ctx context.Context, rs []payment.Result, sources []s
 	return outs, errs
 }
 
-func (a *applier) close() { close(a.ch) }
+func (a *applier) close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.closed {
+		a.closed = true
+		close(a.ch)
+	}
+}

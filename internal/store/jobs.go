@@ -31,7 +31,7 @@ func (t *Tx) finishJob(ctx context.Context, kind, ref string) error {
 // leased by exactly one worker at a time: the guarded UPDATE succeeds for
 // one claimant only, whichever process it runs in.
 func (s *Store) ClaimJobs(ctx context.Context, worker string, limit int, lease time.Duration) ([]Job, error) {
-	now := s.now()
+	now := s.clock()
 	rows, err := s.x().QueryContext(ctx, `SELECT id, kind, ref, attempts FROM jobs WHERE done_at = 0 AND run_at <= $1 AND locked_until <= $1
 		ORDER BY run_at LIMIT $2`, ms(now), limit)
 	if err != nil {
@@ -66,7 +66,7 @@ func (s *Store) ClaimJobs(ctx context.Context, worker string, limit int, lease t
 // CompleteJob marks a job done, if j's lease is still the job's: a worker
 // whose lease ran out does not overwrite what another worker did since.
 func (s *Store) CompleteJob(ctx context.Context, j Job) error {
-	_, err := s.x().ExecContext(ctx, `UPDATE jobs SET done_at = $1, locked_until = 0, last_error = '' WHERE id = $2 AND locked_by = $3`, ms(s.now()), j.ID, j.Worker)
+	_, err := s.x().ExecContext(ctx, `UPDATE jobs SET done_at = $1, locked_until = 0, last_error = '' WHERE id = $2 AND locked_by = $3`, ms(s.clock()), j.ID, j.Worker)
 	return err
 }
 

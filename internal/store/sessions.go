@@ -17,7 +17,7 @@ type Session struct {
 
 // CreateSession stores a session under the hash of its token.
 func (s *Store) CreateSession(ctx context.Context, se Session) error {
-	now := s.now()
+	now := s.clock()
 	_, err := s.x().ExecContext(ctx, `INSERT INTO sessions (token_hash, kind, student_id, csrf, created_at, last_seen, expires_at)
 		VALUES ($1,$2,$3,$4,$5,$5,$6)`, se.TokenHash, se.Kind, se.StudentID, se.CSRF, ms(now), ms(se.ExpiresAt))
 	return err
@@ -26,7 +26,7 @@ func (s *Store) CreateSession(ctx context.Context, se Session) error {
 // TouchSession finds a live session and slides its idle window: it is
 // valid while last use is within idle and before its absolute expiry.
 func (s *Store) TouchSession(ctx context.Context, hash string, idle time.Duration) (Session, bool, error) {
-	now := s.now()
+	now := s.clock()
 	var se Session
 	var last, exp int64
 	err := s.x().QueryRowContext(ctx, `SELECT token_hash, kind, student_id, csrf, last_seen, expires_at FROM sessions WHERE token_hash=$1`, hash).

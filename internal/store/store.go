@@ -14,6 +14,8 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
@@ -39,9 +41,12 @@ const (
 type Store struct {
 	db      *sql.DB
 	dialect Dialect
-	now     func() time.Time
-	stmts   *stmtCache // SQLite only: pgx caches prepared statements itself
-	applier *applier   // SQLite only: group commit of payment successes
+	now     atomic.Pointer[func() time.Time] // set by SetClock; read by every transaction
+	stmts   *stmtCache                       // SQLite only: pgx caches prepared statements itself
+	applier *applier                         // SQLite only: group commit of payment successes
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open connects to dsn: "sqlite:PATH" (WAL, foreign keys, busy timeout,
@@ -87,7 +92,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: connect %s: %w", redactDSN(dsn), err)
 	}
-	st := &Store{db: db, dialect: dialect, now: time.Now}
+	st := &Store{db: db, dialect: dialect}
+	st.SetClock(time.Now)
 	if dialect == SQLite {
 		st.stmts = &stmtCache{db: db, m: map[string]*sql.Stmt{}}
 		st.applier = newApplier(st)
@@ -107,7 +113,10 @@ func redactDSN(dsn string) string {
 }
 
 // SetClock replaces the clock (tests).
-func (s *Store) SetClock(now func() time.Time) { s.now = now }
+func (s *Store) SetClock(now func() time.Time) { s.now.Store(&now) }
+
+// clock is the current clock (SetClock may change it while others read).
+func (s *Store) clock() time.Time { return (*s.now.Load())() }
 
 // Dialect reports the engine.
 func (s *Store) Dialect() Dialect { return s.dialect }
@@ -117,11 +126,14 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the database.
 func (s *Store) Close() error {
-	if s.applier != nil {
-		s.applier.close()
-	}
-	s.stmts.close()
-	return s.db.Close()
+	s.closeOnce.Do(func() {
+		if s.applier != nil {
+			s.applier.close()
+		}
+		s.stmts.close()
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
 }
 
 // Migrate applies every pending migration of the store's dialect, each in
@@ -172,7 +184,7 @@ func (s *Store) inTxOnce(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	tx := &Tx{tx: sqlTx, dialect: s.dialect, now: s.now().Truncate(time.Millisecond), stmts: s.stmts}
+	tx := &Tx{tx: sqlTx, dialect: s.dialect, now: s.clock().Truncate(time.Millisecond), stmts: s.stmts}
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
 		return err

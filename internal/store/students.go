@@ -160,7 +160,7 @@ func (s *Store) EndLogin(ctx context.Context, studentID int64, success bool, max
 // SetPassword stores a new password hash and clears the must-change flag.
 func (s *Store) SetPassword(ctx context.Context, studentID int64, hash string) error {
 	res, err := s.x().ExecContext(ctx, `UPDATE students SET password_hash=$1, must_change_password=$2, updated_at=$3 WHERE id=$4`,
-		hash, false, ms(s.now()), studentID)
+		hash, false, ms(s.clock()), studentID)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"time"
 
@@ -43,7 +44,6 @@ type Worker struct {
 	cfg  Config
 	id   string
 	log  *slog.Logger
-	now  func() time.Time
 	// Handled counts jobs handled by kind, for tests and metrics.
 	OnHandled func(kind, ref string, final bool, err error)
 }
@@ -51,7 +51,7 @@ type Worker struct {
 // New returns a worker with a process-unique id.
 func New(jobs Jobs, svc *payment.Service, cfg Config, log *slog.Logger) *Worker {
 	host, _ := os.Hostname()
-	return &Worker{jobs: jobs, svc: svc, cfg: cfg, log: log, now: time.Now,
+	return &Worker{jobs: jobs, svc: svc, cfg: cfg, log: log,
 		id: fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano()%1e6)}
 }
 
@@ -59,14 +59,17 @@ func New(jobs Jobs, svc *payment.Service, cfg Config, log *slog.Logger) *Worker 
 func (w *Worker) ID() string { return w.id }
 
 // Run loops until ctx ends.
+// Each wait is the poll interval ±20%, so that workers in several
+// processes do not fall into step with one always first to every job.
 func (w *Worker) Run(ctx context.Context) {
-	t := time.NewTicker(w.cfg.Poll)
-	defer t.Stop()
 	for {
 		for w.RunOnce(ctx) == w.cfg.Batch && ctx.Err() == nil {
 		}
+		wait := w.cfg.Poll - w.cfg.Poll/5 + time.Duration(rand.Int64N(int64(w.cfg.Poll)*2/5+1))
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		}
@@ -122,7 +125,7 @@ func (w *Worker) handle(ctx context.Context, j store.Job) {
 		}
 	case j.Attempts >= w.cfg.MaxAttempts:
 		w.log.Error("job given up", "kind", j.Kind, "ref", j.Ref, "attempts", j.Attempts, "err", err)
-		w.jobs.RetryJob(ctx, j, w.now().Add(24*time.Hour), fmt.Sprintf("given up after %d attempts: %v", j.Attempts, err))
+		w.jobs.RetryJob(ctx, j, w.svc.Now().Add(24*time.Hour), fmt.Sprintf("given up after %d attempts: %v", j.Attempts, err))
 	default:
 		reason := ""
 		if err != nil {
@@ -131,7 +134,7 @@ func (w *Worker) handle(ctx context.Context, j store.Job) {
 		}
 		next := w.svc.NextQuery(j.Attempts)
 		if j.Kind == store.JobExpire && err == nil {
-			next = w.now().Add(w.svc.Config().QueryInterval)
+			next = w.svc.Now().Add(w.svc.Config().QueryInterval)
 		}
 		if rerr := w.jobs.RetryJob(ctx, j, next, reason); rerr != nil {
 			w.log.Error("retry job", "kind", j.Kind, "ref", j.Ref, "err", rerr)
