@@ -317,6 +317,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		*dir = d
 	}
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return err
+	}
 	dbPath := filepath.Join(*dir, "campuspay-demo.db")
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		os.Remove(dbPath + suffix)

@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"campuspay/internal/store"
 )
@@ -115,5 +117,61 @@ func TestServeHealthAndMetrics(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
 			t.Fatalf("%s: %d %.300s", path, resp.StatusCode, body)
 		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while Main writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestDemo runs the README's first command as a new user would, in a
+// folder that does not exist yet, and uses what it prints.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := filepath.Join(t.TempDir(), "new", "demo")
+	var out syncBuffer
+	done := make(chan int)
+	go func() { done <- Main(ctx, []string{"demo", "--addr", "127.0.0.1:0", "--dir", dir}, &out, &out) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "按 Ctrl+C 退出") {
+		if time.Now().After(deadline) {
+			t.Fatalf("demo did not start:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	text := out.String()
+	for _, want := range []string{"300 名学生", "/s/cqjz/", "/sandbox/", "111111", "6222021000000000009"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, text)
+		}
+	}
+	_, rest, _ := strings.Cut(text, "学生缴费平台")
+	portal := strings.Fields(rest)[0]
+	resp, err := http.Get(portal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "学生登录") {
+		t.Fatalf("portal %s: %d", portal, resp.StatusCode)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("demo exited %d", code)
 	}
 }
