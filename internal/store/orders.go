@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"campuspay/internal/apperr"
@@ -240,15 +241,16 @@ func (tx *Tx) applySuccess(ctx context.Context, r payment.Result, source string)
 		clearing := journal.Clearing(o.Channel, o.SchoolID)
 		switch disp {
 		case payment.Apply:
-			for _, ol := range o.Lines {
-				res, err := tx.exec(ctx, `UPDATE bill_lines SET paid = paid + $1, updated_at = $2 WHERE id = $3 AND paid + $1 <= amount`,
-					int64(ol.Amount), ms(tx.now), ol.LineID)
-				if err != nil {
-					return err
-				}
-				if n, _ := res.RowsAffected(); n != 1 {
-					return fmt.Errorf("store: line %d would be overpaid by order %s", ol.LineID, o.OrderNo)
-				}
+			// Every line of the order at once; the guard refuses to pay any
+			// line beyond its amount (Dispose checked; this proves it).
+			res, err := tx.exec(ctx, `UPDATE bill_lines SET paid = bill_lines.paid + ol.amount, updated_at = $2
+				FROM order_lines ol WHERE ol.order_id = $1 AND ol.line_id = bill_lines.id AND bill_lines.paid + ol.amount <= bill_lines.amount`,
+				o.ID, ms(tx.now))
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != int64(len(o.Lines)) {
+				return fmt.Errorf("store: order %s would overpay %d of its %d lines", o.OrderNo, int64(len(o.Lines))-n, len(o.Lines))
 			}
 			paidAt := r.PaidAt
 			if paidAt.IsZero() {
@@ -327,31 +329,52 @@ func (tx *Tx) applySuccess(ctx context.Context, r payment.Result, source string)
 // PostgreSQL; SQLite's write transaction already excludes others), in one
 // query for the lines, returning the lines in their current state.
 func (t *Tx) orderForUpdate(ctx context.Context, orderNo string) (payment.Order, []billing.Line, error) {
-	o, err := scanOrder(t.queryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE order_no=$1`+t.forUpdate(), orderNo))
-	if err != nil {
-		return o, nil, notFound(err, "订单 "+orderNo)
+	lock := ""
+	if t.dialect == Postgres {
+		lock = " FOR UPDATE OF o, l"
 	}
-	rows, err := t.query(ctx, `SELECT ol.line_id, p.id, p.name, i.id, i.name, ol.amount, l.amount, l.paid, l.mandatory
-		FROM order_lines ol JOIN bill_lines l ON l.id = ol.line_id JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
-		WHERE ol.order_id = $1 ORDER BY p.id, i.id`+t.lockLines(), o.ID)
+	rows, err := t.query(ctx, `SELECT `+prefixed("o.", orderCols)+`, ol.line_id, p.id, p.name, i.id, i.name, ol.amount, l.amount, l.paid, l.mandatory
+		FROM orders o JOIN order_lines ol ON ol.order_id = o.id JOIN bill_lines l ON l.id = ol.line_id
+		JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
+		WHERE o.order_no = $1 ORDER BY p.id, i.id`+lock, orderNo)
 	if err != nil {
-		return o, nil, err
+		return payment.Order{}, nil, err
 	}
 	defer rows.Close()
+	var o payment.Order
 	var lines []billing.Line
 	for rows.Next() {
 		var ol payment.OrderLine
-		l := billing.Line{StudentID: o.StudentID}
+		var l billing.Line
 		var olAmount, amount, paid int64
-		if err := rows.Scan(&ol.LineID, &l.ProjectID, &ol.ProjectName, &l.ItemID, &ol.ItemName, &olAmount, &amount, &paid, &l.Mandatory); err != nil {
+		row, err := scanOrderWith(rows, &ol.LineID, &l.ProjectID, &ol.ProjectName, &l.ItemID, &ol.ItemName, &olAmount, &amount, &paid, &l.Mandatory)
+		if err != nil {
 			return o, nil, err
 		}
+		if len(lines) == 0 {
+			o = row
+		}
 		ol.Amount = money.Fen(olAmount)
-		l.ID, l.ProjectName, l.ItemName, l.Amount, l.Paid = ol.LineID, ol.ProjectName, ol.ItemName, money.Fen(amount), money.Fen(paid)
+		l.ID, l.StudentID, l.ProjectName, l.ItemName, l.Amount, l.Paid = ol.LineID, o.StudentID, ol.ProjectName, ol.ItemName, money.Fen(amount), money.Fen(paid)
 		o.Lines = append(o.Lines, ol)
 		lines = append(lines, l)
 	}
-	return o, lines, rows.Err()
+	if err := rows.Err(); err != nil {
+		return o, nil, err
+	}
+	if len(lines) == 0 {
+		return o, nil, notFound(sql.ErrNoRows, "订单 "+orderNo)
+	}
+	return o, lines, nil
+}
+
+// prefixed qualifies each column of a column list with a table alias.
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = alias + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (t *Tx) closeOrderLocked(ctx context.Context, o *payment.Order, cause, code, msg string) (bool, error) {
@@ -422,11 +445,17 @@ const orderCols = `id, order_no, school_id, student_id, channel, amount, status,
 	channel_txn_id, card_type, masked_card, failure_code, failure_message, refunded, failure_channel_code, failure_limit`
 
 func scanOrder(sc interface{ Scan(...any) error }) (payment.Order, error) {
+	return scanOrderWith(sc)
+}
+
+// scanOrderWith scans an order's columns followed by extra ones.
+func scanOrderWith(sc interface{ Scan(...any) error }, extra ...any) (payment.Order, error) {
 	var o payment.Order
 	var amount, refunded, created, expires, paid, closed, limit int64
 	var status string
-	err := sc.Scan(&o.ID, &o.OrderNo, &o.SchoolID, &o.StudentID, &o.Channel, &amount, &status, &o.Mobile, &created, &expires, &paid, &closed,
-		&o.ChannelTxnID, &o.CardType, &o.MaskedCard, &o.FailureCode, &o.FailureMessage, &refunded, &o.FailureChannelCode, &limit)
+	dest := []any{&o.ID, &o.OrderNo, &o.SchoolID, &o.StudentID, &o.Channel, &amount, &status, &o.Mobile, &created, &expires, &paid, &closed,
+		&o.ChannelTxnID, &o.CardType, &o.MaskedCard, &o.FailureCode, &o.FailureMessage, &refunded, &o.FailureChannelCode, &limit}
+	err := sc.Scan(append(dest, extra...)...)
 	o.Amount, o.Refunded, o.Status, o.FailureLimit = money.Fen(amount), money.Fen(refunded), payment.Status(status), money.Fen(limit)
 	o.CreatedAt, o.ExpiresAt, o.PaidAt, o.ClosedAt = fromMS(created), fromMS(expires), fromMS(paid), fromMS(closed)
 	return o, err
