@@ -47,24 +47,7 @@ type Trust struct {
 // non-empty fields except signature, keys in ASCII order, "k=v" joined by
 // "&", values raw.
 func SignString(fields map[string]string) string {
-	keys := make([]string, 0, len(fields))
-	for k, v := range fields {
-		if k == FieldSignature || v == "" {
-			continue
-		}
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte('&')
-		}
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(fields[k])
-	}
-	return b.String()
+	return joinSorted(fields, func(k, v string) bool { return k != FieldSignature && v != "" })
 }
 
 // digest is SHA-256 of the lowercase hex SHA-256 of the sign string: the
@@ -208,9 +191,17 @@ func ParseCertPEM(s string) (*x509.Certificate, error) {
 // EncodeKV encodes fields as a synchronous response body: "k=v&..." with
 // keys sorted and raw, unescaped values.
 func EncodeKV(fields map[string]string) string {
+	return joinSorted(fields, func(string, string) bool { return true })
+}
+
+// joinSorted joins the fields keep accepts as k=v&…, keys in ASCII order,
+// values raw: the form of both the sign string and synchronous bodies.
+func joinSorted(fields map[string]string, keep func(k, v string) bool) string {
 	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
+	for k, v := range fields {
+		if keep(k, v) {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	var b strings.Builder
