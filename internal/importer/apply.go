@@ -41,10 +41,7 @@ func Apply(ctx context.Context, t Target, schoolID int64, kind, filename string,
 		})
 	case Bills:
 		stats, err = t.ImportBills(ctx, schoolID, "", func(yield func(billing.BillInput) error) error {
-			perr := ParseBills(r, f, func(row BillRow) error {
-				return yield(billing.BillInput{Line: row.Line, StudentNo: row.StudentNo, Project: row.Project, Item: row.Item,
-					Amount: row.Amount, Mandatory: row.Mandatory})
-			})
+			perr := parseBillsAhead(r, f, yield)
 			if err := collect(perr, errs); err != nil {
 				return err
 			}
@@ -75,6 +72,60 @@ func collect(perr error, errs *Errors) error {
 		}
 		errs.Truncated += pe.Truncated
 		return errs
+	}
+	return perr
+}
+
+// errStopped ends the parser when the writer has failed.
+var errStopped = errors.New("importer: stopped")
+
+// parseBillsAhead parses on its own goroutine, handing rows to yield in
+// batches, so that reading and checking the file overlaps writing it to
+// the database (two cores, two halves of the work). It returns what
+// ParseBills returns, or yield's first error.
+func parseBillsAhead(r io.Reader, f Format, yield func(billing.BillInput) error) error {
+	const batchSize = 256
+	batches := make(chan []billing.BillInput, 8)
+	stop := make(chan struct{})
+	var perr error
+	go func() {
+		defer close(batches)
+		batch := make([]billing.BillInput, 0, batchSize)
+		send := func() error {
+			select {
+			case batches <- batch:
+				batch = make([]billing.BillInput, 0, batchSize)
+				return nil
+			case <-stop:
+				return errStopped
+			}
+		}
+		perr = ParseBills(r, f, func(row BillRow) error {
+			batch = append(batch, billing.BillInput{Line: row.Line, StudentNo: row.StudentNo, Project: row.Project,
+				Item: row.Item, Amount: row.Amount, Mandatory: row.Mandatory})
+			if len(batch) == batchSize {
+				return send()
+			}
+			return nil
+		})
+		if len(batch) > 0 && !errors.Is(perr, errStopped) {
+			send()
+		}
+	}()
+	var yerr error
+	for b := range batches {
+		for _, row := range b {
+			if yerr != nil {
+				break
+			}
+			if yerr = yield(row); yerr != nil {
+				close(stop)
+			}
+		}
+	}
+	// batches is closed: the parser has finished and perr is set.
+	if yerr != nil {
+		return yerr
 	}
 	return perr
 }
