@@ -24,7 +24,7 @@ type Store interface {
 	StudentByNo(ctx context.Context, schoolID int64, no string) (billing.Student, error)
 	StudentByID(ctx context.Context, id int64) (billing.Student, error)
 	SchoolByID(ctx context.Context, id int64) (billing.School, error)
-	BeginLogin(ctx context.Context, studentID int64, max int) (bool, time.Time, error)
+	BeginLogin(ctx context.Context, studentID int64, max int, lock time.Duration) (bool, time.Time, error)
 	EndLogin(ctx context.Context, studentID int64, success bool, max int, lock time.Duration) (bool, time.Time, error)
 	SetPassword(ctx context.Context, studentID int64, hash string) error
 	CreateSession(ctx context.Context, se store.Session) error
@@ -77,7 +77,7 @@ func (s *Service) StudentLogin(ctx context.Context, schoolCode, studentNo, passw
 		return school, st, ErrBadCredentials
 	}
 	now := s.now()
-	begun, until, err := s.st.BeginLogin(ctx, st.ID, MaxFailures)
+	begun, until, err := s.st.BeginLogin(ctx, st.ID, MaxFailures, LockFor)
 	if err != nil {
 		return school, st, err
 	}
@@ -94,7 +94,9 @@ func (s *Service) StudentLogin(ctx context.Context, schoolCode, studentNo, passw
 	} else {
 		ok = CheckPassword(st.PasswordHash, password)
 	}
-	done, until, err := s.st.EndLogin(ctx, st.ID, ok, MaxFailures, LockFor)
+	// Settled even if the client has gone: an unsettled attempt counts
+	// against the student until it goes stale.
+	done, until, err := s.st.EndLogin(context.WithoutCancel(ctx), st.ID, ok, MaxFailures, LockFor)
 	if err != nil {
 		return school, st, err
 	}

@@ -254,11 +254,18 @@ func (s *Service) HandleNotification(ctx context.Context, channel string, header
 	r.Channel = channel
 	// The merchant that signed must be the one the order's school takes
 	// payments with, or the money would land in another school's books.
-	if schoolID, err := s.store.OrderSchool(ctx, r.OrderNo); err == nil {
+	// An unknown order is refused below; any other failure to check means
+	// the notification is not applied now (the channel retries).
+	schoolID, err := s.store.OrderSchool(ctx, r.OrderNo)
+	switch {
+	case err == nil:
 		if own, err := s.channels.For(schoolID, channel); err != nil || own.MerchantID() != r.MerchantID {
 			s.log.Warn("notification from another merchant", "channel", channel, "order_no", r.OrderNo, "merchant", r.MerchantID)
 			return fail(400, "merchant mismatch")
 		}
+	case !gone(err):
+		s.log.Error("notification: look up order", "channel", channel, "order_no", r.OrderNo, "err", err)
+		return fail(500, "retry later")
 	}
 	status, ctype, ack := ch.NotificationAck()
 	n := Notification{Status: status, ContentType: ctype, Body: ack, Result: r}
@@ -344,13 +351,26 @@ func (s *Service) Settle(ctx context.Context, orderNo string) (bool, error) {
 			return false, err
 		}
 		f := failureOf(r)
-		_, _, err := s.store.CloseOrder(ctx, o.OrderNo, "expired after failure "+r.RespCode, f.Code, f.Message)
-		return err == nil, err
+		if _, _, err := s.store.CloseOrder(ctx, o.OrderNo, "expired after failure "+r.RespCode, f.Code, f.Message); err != nil {
+			return false, err
+		}
+		return s.doneAsking(o), nil
 	}
 	if !expired {
 		return false, nil
 	}
-	return s.expire(ctx, ch, o)
+	if closed, err := s.expire(ctx, ch, o); !closed || err != nil {
+		return false, err
+	}
+	return s.doneAsking(o), nil
+}
+
+// doneAsking reports whether an order just closed on its expiry needs no
+// more queries: true, except for UnionPay, whose late successes are still
+// looked for until LateGrace has passed.
+func (s *Service) doneAsking(o Order) bool {
+	o.Status = StatusClosed
+	return !s.mayStillBePaid(o)
 }
 
 // gone reports whether a failure to load an order is final: only an order

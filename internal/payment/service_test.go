@@ -247,3 +247,44 @@ func TestJobsSurviveDatabaseHiccups(t *testing.T) {
 		}
 	}
 }
+
+// TestExpiredUnionPayOrderIsStillAskedAbout: when the query job finds the
+// hold over and closes the order itself, it keeps asking UnionPay for a
+// while, so a payment made just before payTimeout whose notification was
+// lost is still recorded.
+func TestExpiredUnionPayOrderIsStillAskedAbout(t *testing.T) {
+	ctx := context.Background()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		f := newFixture(t, s)
+		o := f.order(t, true)
+		f.now = o.ExpiresAt.Add(time.Second)
+		f.ch.query = payment.Result{Channel: payment.UnionPay, Status: payment.TxnNotFound}
+		final, err := f.svc.Settle(ctx, o.OrderNo)
+		if err != nil || final {
+			t.Fatalf("expiry by the query job: final=%v err=%v, want closed and still asked about", final, err)
+		}
+		if got, _ := s.Order(ctx, o.OrderNo); got.Status != payment.StatusClosed || got.FailureCode != payment.FailExpired {
+			t.Fatalf("order %s %q", got.Status, got.FailureCode)
+		}
+		f.ch.query = f.success(o, "Q9")
+		if final, err := f.svc.Settle(ctx, o.OrderNo); err != nil || !final {
+			t.Fatalf("late success: final=%v err=%v", final, err)
+		}
+		if n, _ := s.CountPayments(ctx); n[string(payment.Overpay)] != 1 {
+			t.Fatalf("payments %v, want the late success kept as an overpayment", n)
+		}
+	})
+}
+
+// TestNotificationWhenTheOrderCannotBeLookedUp: a database failure during
+// the merchant check answers 5xx (the channel retries) and applies nothing.
+func TestNotificationWhenTheOrderCannotBeLookedUp(t *testing.T) {
+	s := storetest.Open(t, store.SQLite)
+	f := newFixture(t, s)
+	o := f.order(t, true)
+	f.ch.query = f.success(o, "Q10")
+	s.Close()
+	if n := f.svc.HandleNotification(context.Background(), payment.UnionPay, nil, nil, "notify"); n.Status != 500 {
+		t.Fatalf("status %d, want 500", n.Status)
+	}
+}

@@ -22,6 +22,7 @@ type applier struct {
 
 	mu     sync.RWMutex // held for reading while sending, for writing to close
 	closed bool
+	done   chan struct{} // closed when run has applied everything sent
 }
 
 type applyReq struct {
@@ -37,7 +38,7 @@ type applyReq struct {
 const maxGroup = 64
 
 func newApplier(s *Store) *applier {
-	a := &applier{s: s, ch: make(chan *applyReq, maxGroup)}
+	a := &applier{s: s, ch: make(chan *applyReq, maxGroup), done: make(chan struct{})}
 	go a.run()
 	return a
 }
@@ -56,6 +57,7 @@ func (a *applier) apply(ctx context.Context, r payment.Result, source string) (p
 }
 
 func (a *applier) run() {
+	defer close(a.done)
 	for first := range a.ch {
 		group := []*applyReq{first}
 	fill:
@@ -78,8 +80,16 @@ func (a *applier) run() {
 }
 
 // applyGroup applies a group: one member in a transaction of its own,
-// several in one shared transaction.
+// several in one shared transaction. A panic (a bug) fails the group's
+// members instead of the whole process; nothing of theirs was committed.
 func (a *applier) applyGroup(group []*applyReq) {
+	defer func() {
+		if p := recover(); p != nil {
+			for _, req := range group {
+				req.out, req.err = payment.Outcome{}, fmt.Errorf("store: applying payments panicked: %v", p)
+			}
+		}
+	}()
 	if len(group) == 1 {
 		req := group[0]
 		req.err = a.s.InTx(req.ctx, func(tx *Tx) error {
@@ -135,11 +145,13 @@ func (s *Store) ApplyGroup(ctx context.Context, rs []payment.Result, sources []s
 	return outs, errs
 }
 
+// close refuses new work and waits until everything sent is applied.
 func (a *applier) close() {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	if !a.closed {
 		a.closed = true
 		close(a.ch)
 	}
+	a.mu.Unlock()
+	<-a.done
 }

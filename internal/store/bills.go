@@ -241,9 +241,11 @@ func (b *billImport) flush(ctx context.Context) error {
 		return nil
 	}
 	n := len(b.pending) / 4
-	args := append(make([]any, 0, len(b.pending)), b.pending...)
+	args := make([]any, 0, len(b.pending)+1)
+	args = append(args, ms(b.tx.now))
+	args = append(args, b.pending...)
 	b.pending = b.pending[:0]
-	q := lineInsertSQL(n, ms(b.tx.now))
+	q := lineInsertSQL(n)
 	if n != lineBatch {
 		_, err := b.tx.exec(ctx, q, args...)
 		return err
@@ -266,16 +268,15 @@ func (b *billImport) flush(ctx context.Context) error {
 	return err
 }
 
-// lineInsertSQL is a multi-row INSERT of n new lines. The timestamp is our
-// own clock's integer, written into the statement so that each row binds
-// four parameters, not six.
-func lineInsertSQL(n int, now int64) string {
+// lineInsertSQL is a multi-row INSERT of n new lines; $1 is the time.
+// Its text depends on n only, so the statement caches stay small.
+func lineInsertSQL(n int) string {
 	q := []byte("INSERT INTO bill_lines (student_id, item_id, amount, mandatory, created_at, updated_at) VALUES ")
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			q = append(q, ',')
 		}
-		q = fmt.Appendf(q, "($%d,$%d,$%d,$%d,%d,%d)", 4*i+1, 4*i+2, 4*i+3, 4*i+4, now, now)
+		q = fmt.Appendf(q, "($%d,$%d,$%d,$%d,$1,$1)", 4*i+2, 4*i+3, 4*i+4, 4*i+5)
 	}
 	return string(q)
 }

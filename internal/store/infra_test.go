@@ -209,7 +209,7 @@ func TestLoginFailures(t *testing.T) {
 			const max, lock = 5, 15 * time.Minute
 			fail := func() time.Time {
 				t.Helper()
-				ok, _, err := s.BeginLogin(ctx, id, max)
+				ok, _, err := s.BeginLogin(ctx, id, max, 15*time.Minute)
 				if err != nil || !ok {
 					t.Fatalf("begin: %v %v", ok, err)
 				}
@@ -237,11 +237,11 @@ func TestLoginFailures(t *testing.T) {
 			if other, _ := s.StudentByID(ctx, x.students[1].ID); other.FailedLogins != 0 || !other.LockedUntil.IsZero() {
 				t.Errorf("another student was touched: %+v", other)
 			}
-			if ok, until, _ := s.BeginLogin(ctx, id, max); ok || !until.Equal(now.Add(lock)) {
+			if ok, until, _ := s.BeginLogin(ctx, id, max, 15*time.Minute); ok || !until.Equal(now.Add(lock)) {
 				t.Errorf("a locked student may begin a login: %v %v", ok, until)
 			}
 			fixedClock(s, now.Add(lock+time.Second))
-			if ok, _, _ := s.BeginLogin(ctx, id, max); !ok {
+			if ok, _, _ := s.BeginLogin(ctx, id, max, 15*time.Minute); !ok {
 				t.Fatal("lock did not end")
 			}
 			if ok, _, err := s.EndLogin(ctx, id, true, max, lock); !ok || err != nil {
@@ -266,7 +266,7 @@ func TestParallelGuessesCannotOutrunTheLockout(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ok, _, err := s.BeginLogin(ctx, id, max)
+				ok, _, err := s.BeginLogin(ctx, id, max, 15*time.Minute)
 				if err != nil {
 					t.Error(err)
 					return
@@ -281,6 +281,36 @@ func TestParallelGuessesCannotOutrunTheLockout(t *testing.T) {
 		wg.Wait()
 		if begun != max {
 			t.Fatalf("%d of 40 parallel attempts began, want exactly %d", begun, max)
+		}
+	})
+}
+
+// TestAbandonedLoginsEndInALock: attempts whose password check never
+// finished (the client hung up) do not lock the student out for good:
+// once stale they count as failures and end in the ordinary lock.
+func TestAbandonedLoginsEndInALock(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		x := seed(t, s)
+		now := time.Now().Truncate(time.Millisecond)
+		at := fixedClock(s, now)
+		id := x.students[0].ID
+		const max, lock = 5, 15 * time.Minute
+		for i := 0; i < max; i++ {
+			if ok, _, err := s.BeginLogin(ctx, id, max, lock); !ok || err != nil {
+				t.Fatalf("attempt %d refused: %v", i, err)
+			}
+		}
+		if ok, until, _ := s.BeginLogin(ctx, id, max, lock); ok || !until.IsZero() {
+			t.Fatalf("while attempts are in flight: ok=%v until=%v, want a refusal without a lock", ok, until)
+		}
+		at(time.Minute)
+		ok, until, err := s.BeginLogin(ctx, id, max, lock)
+		if ok || err != nil || !until.Equal(now.Add(time.Minute).Add(lock)) {
+			t.Fatalf("stale attempts: ok=%v until=%v err=%v, want a lock", ok, until, err)
+		}
+		at(time.Minute + lock + time.Second)
+		if ok, _, _ := s.BeginLogin(ctx, id, max, lock); !ok {
+			t.Fatal("the student is still locked out after the lock ended")
 		}
 	})
 }

@@ -129,10 +129,11 @@ func (d dbx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Ro
 // connection of its own, and a transaction waiting for one while holding
 // SQLite's write lock would stall every other writer.
 type stmtCache struct {
-	db *sql.DB
-	mu sync.Mutex
-	m  map[string]*sql.Stmt // nil value: being prepared
-	wg sync.WaitGroup
+	db     *sql.DB
+	mu     sync.Mutex
+	m      map[string]*sql.Stmt // nil value: being prepared
+	wg     sync.WaitGroup
+	closed bool
 }
 
 func (c *stmtCache) get(ctx context.Context, q string) *sql.Stmt {
@@ -141,7 +142,7 @@ func (c *stmtCache) get(ctx context.Context, q string) *sql.Stmt {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st, ok := c.m[q]; ok {
+	if st, ok := c.m[q]; ok || c.closed {
 		return st
 	}
 	c.m[q] = nil
@@ -164,6 +165,9 @@ func (c *stmtCache) close() {
 	if c == nil {
 		return
 	}
+	c.mu.Lock()
+	c.closed = true // no preparing starts after this
+	c.mu.Unlock()
 	c.wg.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()

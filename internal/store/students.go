@@ -102,31 +102,42 @@ func (s *Store) CountStudents(ctx context.Context, schoolID int64) (int, error) 
 	return n, err
 }
 
-// loginState reads and locks a student's failure count and lock.
-func (t *Tx) loginState(ctx context.Context, studentID int64) (failures int, lockedUntil time.Time, err error) {
-	var locked int64
-	err = t.queryRow(ctx, `SELECT failed_logins, locked_until FROM students WHERE id=$1`+t.forUpdate(), studentID).Scan(&failures, &locked)
-	return failures, fromMS(locked), notFound(err, "学生")
+// loginState reads and locks a student's failure count, lock, and when
+// the last attempt began.
+func (t *Tx) loginState(ctx context.Context, studentID int64) (failures int, lockedUntil, lastAttempt time.Time, err error) {
+	var locked, last int64
+	err = t.queryRow(ctx, `SELECT failed_logins, locked_until, login_attempt_at FROM students WHERE id=$1`+t.forUpdate(), studentID).Scan(&failures, &locked, &last)
+	return failures, fromMS(locked), fromMS(last), notFound(err, "学生")
 }
+
+// staleAttempt is how long a begun login may take before it counts as
+// failed: a password check takes milliseconds.
+const staleAttempt = 30 * time.Second
 
 // BeginLogin counts a login attempt as a failure before its password is
 // checked, so that parallel guesses cannot outrun the lockout: at most max
 // attempts are ever in flight or failed between two successes. It refuses
 // (ok false) while the student is locked, reporting until when, or while
-// max attempts are already counted.
-func (s *Store) BeginLogin(ctx context.Context, studentID int64, max int) (ok bool, lockedUntil time.Time, err error) {
+// max attempts are already counted. Attempts that never finished (the
+// client hung up mid-check) count as failures once stale, so they end in
+// the ordinary lock rather than locking the student out for good.
+func (s *Store) BeginLogin(ctx context.Context, studentID int64, max int, lock time.Duration) (ok bool, lockedUntil time.Time, err error) {
 	err = s.InTx(ctx, func(tx *Tx) error {
-		n, locked, err := tx.loginState(ctx, studentID)
+		n, locked, last, err := tx.loginState(ctx, studentID)
 		if err != nil || locked.After(tx.now) {
 			ok, lockedUntil = false, locked
 			return err
 		}
 		if n >= max {
 			ok = false
-			return nil
+			if tx.now.Sub(last) > staleAttempt {
+				lockedUntil = tx.now.Add(lock)
+				_, err = tx.exec(ctx, `UPDATE students SET failed_logins = 0, locked_until = $1 WHERE id=$2`, ms(lockedUntil), studentID)
+			}
+			return err
 		}
 		ok = true
-		_, err = tx.exec(ctx, `UPDATE students SET failed_logins = failed_logins + 1 WHERE id=$1`, studentID)
+		_, err = tx.exec(ctx, `UPDATE students SET failed_logins = failed_logins + 1, login_attempt_at = $1 WHERE id=$2`, ms(tx.now), studentID)
 		return err
 	})
 	return ok, lockedUntil, err
@@ -137,7 +148,7 @@ func (s *Store) BeginLogin(ctx context.Context, studentID int64, max int) (ok bo
 // that brings the count to max locks the student for lock.
 func (s *Store) EndLogin(ctx context.Context, studentID int64, success bool, max int, lock time.Duration) (ok bool, lockedUntil time.Time, err error) {
 	err = s.InTx(ctx, func(tx *Tx) error {
-		n, locked, err := tx.loginState(ctx, studentID)
+		n, locked, _, err := tx.loginState(ctx, studentID)
 		if err != nil || locked.After(tx.now) {
 			ok, lockedUntil = false, locked
 			return err

@@ -34,7 +34,7 @@ type Config struct {
 
 // DefaultConfig polls every second.
 func DefaultConfig() Config {
-	return Config{Poll: time.Second, Lease: time.Minute, MaxAttempts: 200, Batch: 20}
+	return Config{Poll: time.Second, Lease: 5 * time.Minute, MaxAttempts: 200, Batch: 20}
 }
 
 // Worker runs jobs.
@@ -50,6 +50,19 @@ type Worker struct {
 
 // New returns a worker with a process-unique id.
 func New(jobs Jobs, svc *payment.Service, cfg Config, log *slog.Logger) *Worker {
+	def := DefaultConfig()
+	if cfg.Batch <= 0 {
+		cfg.Batch = def.Batch
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = def.Poll
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = def.Lease
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = def.MaxAttempts
+	}
 	host, _ := os.Hostname()
 	return &Worker{jobs: jobs, svc: svc, cfg: cfg, log: log,
 		id: fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano()%1e6)}
