@@ -8,35 +8,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"campuspay/internal/app"
-	"campuspay/internal/sandbox"
+	"campuspay/internal/app/apptest"
 )
 
-// keysDir holds the sandbox keys the package's servers share.
-var keysDir string
-
-func TestMain(m *testing.M) {
-	tmp, err := os.MkdirTemp("", "campuspay-notify-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	keysDir = filepath.Join(tmp, "sandbox-keys")
-	if _, err := sandbox.LoadOrCreateKeys(keysDir); err != nil {
-		fmt.Fprintln(os.Stderr, "sandbox keys:", err)
-		os.RemoveAll(tmp)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(tmp)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { apptest.Main(m) }
 
 // boot starts the whole server with the sandbox on a fresh SQLite file
 // loaded with the demo school; no worker, so the books move only when a
@@ -45,7 +26,7 @@ func boot(t *testing.T) *app.Server {
 	t.Helper()
 	ctx := context.Background()
 	s, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "campuspay.db"),
-		Sandbox: true, SandboxKeys: keysDir, TimeScale: 0.001, NoWorker: true, Log: slog.New(slog.DiscardHandler)})
+		Sandbox: true, SandboxKeys: apptest.KeysDir(), TimeScale: 0.001, NoWorker: true, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("app.Start: %v", err)
 	}

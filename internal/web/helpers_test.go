@@ -16,31 +16,14 @@ import (
 	"time"
 
 	"campuspay/internal/app"
+	"campuspay/internal/app/apptest"
 	"campuspay/internal/billing"
 	"campuspay/internal/importer"
 	"campuspay/internal/payment"
-	"campuspay/internal/sandbox"
 	"campuspay/internal/worker"
 )
 
-// keysDir holds sandbox keys made once for every server of the package.
-var keysDir string
-
-func TestMain(m *testing.M) {
-	tmp, err := os.MkdirTemp("", "campuspay-web-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	keysDir = filepath.Join(tmp, "sandbox-keys")
-	if _, err := sandbox.LoadOrCreateKeys(keysDir); err != nil {
-		fmt.Fprintln(os.Stderr, "sandbox keys:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(tmp)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { apptest.Main(m) }
 
 const school = "tst"
 
@@ -60,7 +43,7 @@ func boot(t *testing.T) *app.Server {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	srv, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "web.db"),
-		Sandbox: true, SandboxKeys: keysDir, TimeScale: 0.001, Log: log,
+		Sandbox: true, SandboxKeys: apptest.KeysDir(), TimeScale: 0.001, Log: log,
 		Payments: payment.Config{FirstQuery: 500 * time.Millisecond, QueryInterval: 500 * time.Millisecond, QueryMaxInterval: time.Second},
 		Worker:   worker.Config{Poll: 100 * time.Millisecond, Lease: 30 * time.Second, MaxAttempts: 200, Batch: 20}})
 	if err != nil {
