@@ -221,18 +221,11 @@ type itemJSON struct {
 }
 
 func (h *handler) bills(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	ctx := r.Context()
-	lines, err := h.Store.Lines(ctx, p.Student.ID)
+	b, err := h.Payments.Board(r.Context(), p.Student.ID, p.School.Policy)
 	if err != nil {
 		writeErr(w, h.Log, err)
 		return
 	}
-	holds, err := h.Store.Holds(ctx, p.Student.ID)
-	if err != nil {
-		writeErr(w, h.Log, err)
-		return
-	}
-	b := billing.BuildBoard(lines, holds, p.School.Policy, h.Now())
 	type projectJSON struct {
 		ID           int64      `json:"id"`
 		Name         string     `json:"name"`

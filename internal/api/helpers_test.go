@@ -2,18 +2,14 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
 
-	"campuspay/internal/app"
 	"campuspay/internal/app/apptest"
 )
 
@@ -25,23 +21,8 @@ const (
 	newPassword = "Kx9-pay-2026"
 )
 
-// boot starts the whole server with the sandbox on a fresh SQLite file
-// loaded with the demo school; the worker is off, so nothing moves behind
-// the test's back.
-func boot(t *testing.T) string {
-	t.Helper()
-	ctx := context.Background()
-	s, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "campuspay.db"),
-		Sandbox: true, SandboxKeys: apptest.KeysDir(), TimeScale: 0.001, NoWorker: true, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatalf("app.Start: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := app.LoadDemo(ctx, s.Store, io.Discard); err != nil {
-		t.Fatalf("LoadDemo: %v", err)
-	}
-	return s.URL
-}
+// boot starts the demo server (apptest.Demo).
+func boot(t *testing.T) string { return apptest.Demo(t).URL }
 
 var httpClient = &http.Client{Timeout: 20 * time.Second}
 

@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,23 +17,8 @@ import (
 
 func TestMain(m *testing.M) { apptest.Main(m) }
 
-// boot starts the whole server with the sandbox on a fresh SQLite file
-// loaded with the demo school; no worker, so the books move only when a
-// notification moves them.
-func boot(t *testing.T) *app.Server {
-	t.Helper()
-	ctx := context.Background()
-	s, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "campuspay.db"),
-		Sandbox: true, SandboxKeys: apptest.KeysDir(), TimeScale: 0.001, NoWorker: true, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatalf("app.Start: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := app.LoadDemo(ctx, s.Store, io.Discard); err != nil {
-		t.Fatalf("LoadDemo: %v", err)
-	}
-	return s
-}
+// boot starts the demo server (apptest.Demo).
+func boot(t *testing.T) *app.Server { return apptest.Demo(t) }
 
 var httpClient = &http.Client{Timeout: 20 * time.Second}
 

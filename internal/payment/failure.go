@@ -105,9 +105,8 @@ func (s *Service) Explain(ctx context.Context, o Order, p billing.Policy) *Expla
 	if e == nil || e.Code != FailAmountLimit || e.Limit <= 0 {
 		return e
 	}
-	lines, err1 := s.store.Lines(ctx, o.StudentID)
-	holds, err2 := s.store.Holds(ctx, o.StudentID)
-	if err1 != nil || err2 != nil {
+	lines, holds, err := s.linesAndHolds(ctx, o.StudentID)
+	if err != nil {
 		return e
 	}
 	var other []billing.Hold

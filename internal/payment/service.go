@@ -98,6 +98,35 @@ func NewService(st Store, ch Channels, cfg Config, log *slog.Logger, now func() 
 // Config returns the settings.
 func (s *Service) Config() Config { return s.cfg }
 
+// linesAndHolds reads what a student owes and what open orders hold.
+func (s *Service) linesAndHolds(ctx context.Context, studentID int64) ([]billing.Line, []billing.Hold, error) {
+	lines, err := s.store.Lines(ctx, studentID)
+	if err != nil {
+		return nil, nil, err
+	}
+	holds, err := s.store.Holds(ctx, studentID)
+	return lines, holds, err
+}
+
+// Board is a student's fee board now (billing.BuildBoard), for pages and the API.
+func (s *Service) Board(ctx context.Context, studentID int64, p billing.Policy) (billing.Board, error) {
+	lines, holds, err := s.linesAndHolds(ctx, studentID)
+	if err != nil {
+		return billing.Board{}, err
+	}
+	return billing.BuildBoard(lines, holds, p, s.now()), nil
+}
+
+// Preview decides a selection under R7–R9 without holding anything: what
+// a checkout page shows before the student picks a channel.
+func (s *Service) Preview(ctx context.Context, studentID int64, p billing.Policy, lineIDs []int64) (billing.Decision, error) {
+	lines, holds, err := s.linesAndHolds(ctx, studentID)
+	if err != nil {
+		return billing.Decision{}, err
+	}
+	return billing.Decide(lines, holds, p, s.now(), lineIDs)
+}
+
 // Checkout is a new or resumed order and how to pay it.
 type Checkout struct {
 	Order Order

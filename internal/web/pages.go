@@ -224,16 +224,11 @@ func rulesOf(p billing.Policy) rulesView {
 // feesModel lays out the board; sel, when not nil, is the selection to
 // show ticked instead of the default (after a refusal, or ?select=).
 func (h *handler) feesModel(ctx context.Context, p auth.Principal, sel []int64) (feesPage, error) {
-	lines, err := h.Store.Lines(ctx, p.Student.ID)
-	if err != nil {
-		return feesPage{}, err
-	}
-	holds, err := h.Store.Holds(ctx, p.Student.ID)
-	if err != nil {
-		return feesPage{}, err
-	}
 	pol := p.School.Policy
-	b := billing.BuildBoard(lines, holds, pol, h.Now())
+	b, err := h.Payments.Board(ctx, p.Student.ID, pol)
+	if err != nil {
+		return feesPage{}, err
+	}
 	chosen := map[int64]bool{}
 	for _, id := range sel {
 		chosen[id] = true
@@ -361,19 +356,13 @@ const debitOnly = "只支持中国银联储蓄卡/借记卡支付，不支持信
 
 func (h *handler) checkout(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	ids := parseIDs(r.PostForm["item"])
-	lines, err := h.Store.Lines(r.Context(), p.Student.ID)
+	d, err := h.Payments.Preview(r.Context(), p.Student.ID, p.School.Policy, ids)
 	if err != nil {
-		h.fail(w, r, &p, err)
-		return
-	}
-	holds, err := h.Store.Holds(r.Context(), p.Student.ID)
-	if err != nil {
-		h.fail(w, r, &p, err)
-		return
-	}
-	d, err := billing.Decide(lines, holds, p.School.Policy, h.Now(), ids)
-	if err != nil {
-		h.refuse(w, r, p, ids, err)
+		if isRule(err) {
+			h.refuse(w, r, p, ids, err)
+		} else {
+			h.fail(w, r, &p, err)
+		}
 		return
 	}
 	h.render(w, http.StatusOK, "checkout", h.checkoutModel(p, d, ""))
@@ -410,9 +399,7 @@ func (h *handler) pay(w http.ResponseWriter, r *http.Request, p auth.Principal) 
 	co, err := h.Payments.Create(r.Context(), p.School, p.Student, ids, channel, false, clientIP(r), h.frontURL(p))
 	if err != nil {
 		if c := apperr.CodeOf(err); c == "invalid_channel" || c == billing.CodeChannelDisabled {
-			lines, lerr := h.Store.Lines(r.Context(), p.Student.ID)
-			holds, herr := h.Store.Holds(r.Context(), p.Student.ID)
-			if d, derr := billing.Decide(lines, holds, p.School.Policy, h.Now(), ids); lerr == nil && herr == nil && derr == nil {
+			if d, derr := h.Payments.Preview(r.Context(), p.Student.ID, p.School.Policy, ids); derr == nil {
 				status, v := h.viewOf(r, err)
 				pg := h.checkoutModel(p, d, channel)
 				pg.Error = &v

@@ -4,11 +4,15 @@
 package apptest
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"campuspay/internal/app"
 	"campuspay/internal/sandbox"
 )
 
@@ -39,4 +43,22 @@ func KeysDir() string {
 		panic("apptest: KeysDir called without apptest.Main as TestMain")
 	}
 	return keysDir
+}
+
+// Demo starts the whole server with the sandbox on a fresh SQLite file
+// loaded with the demo school. The worker is off, so the books move only
+// when a test moves them.
+func Demo(t testing.TB) *app.Server {
+	t.Helper()
+	ctx := context.Background()
+	s, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "campuspay.db"),
+		Sandbox: true, SandboxKeys: KeysDir(), TimeScale: 0.001, NoWorker: true, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("app.Start: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := app.LoadDemo(ctx, s.Store, io.Discard); err != nil {
+		t.Fatalf("LoadDemo: %v", err)
+	}
+	return s
 }
