@@ -1,15 +1,25 @@
 // Package api is the JSON API under /api/v1 that the phone app and
 // scripts use (SPEC Appendix A). It is a thin front door over the same
-// services the web pages use.
+// services the web pages use: decode, call a service, encode; every error
+// goes through writeErr.
 package api
 
 import (
+	"context"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,27 +28,57 @@ import (
 	"campuspay/internal/billing"
 	"campuspay/internal/money"
 	"campuspay/internal/payment"
-	"campuspay/internal/store"
 )
 
 //go:embed openapi.json
 var openapi []byte
 
+// Auth is what the API needs of logins and sessions.
+type Auth interface {
+	StudentLogin(ctx context.Context, schoolCode, studentNo, password string) (billing.School, billing.Student, error)
+	NewSession(ctx context.Context, kind string, studentID int64) (token, csrf string, err error)
+	Authenticate(ctx context.Context, kind, token string) (auth.Principal, error)
+	ChangePassword(ctx context.Context, p auth.Principal, old, pw string) error
+	Logout(ctx context.Context, p auth.Principal) error
+}
+
+// Payments is what the API needs of the payment service.
+type Payments interface {
+	Board(ctx context.Context, studentID int64, p billing.Policy) (billing.Board, error)
+	Create(ctx context.Context, req payment.CreateRequest) (payment.Checkout, error)
+	Resume(ctx context.Context, o payment.Order, req payment.ResumeRequest) (payment.PayInstruction, error)
+	Cancel(ctx context.Context, studentID int64, orderNo string) (payment.Order, error)
+	StudentOrder(ctx context.Context, studentID int64, orderNo string) (payment.Order, error)
+	StudentOrders(ctx context.Context, studentID int64) ([]payment.Order, error)
+	Explain(ctx context.Context, o payment.Order, p billing.Policy) *payment.Explanation
+	Config() payment.Config
+}
+
+// Schools is the platform's directory of schools.
+type Schools interface {
+	Regions(ctx context.Context) ([]billing.Region, error)
+}
+
+var (
+	_ Auth     = (*auth.Service)(nil)
+	_ Payments = (*payment.Service)(nil)
+	_ Schools  = (*billing.Directory)(nil)
+)
+
 // Deps are the services the API stands on.
 type Deps struct {
-	Store    *store.Store
-	Auth     *auth.Service
-	Payments *payment.Service
+	Auth     Auth
+	Payments Payments
+	Schools  Schools
 	Log      *slog.Logger
-	Now      func() time.Time
 }
 
 type handler struct{ Deps }
 
 // NewHandler builds the /api/v1 handler.
 func NewHandler(d Deps) http.Handler {
-	if d.Now == nil {
-		d.Now = time.Now
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
 	}
 	h := &handler{d}
 	mux := http.NewServeMux()
@@ -47,6 +87,7 @@ func NewHandler(d Deps) http.Handler {
 		w.Write(openapi)
 	})
 	mux.HandleFunc("POST /api/v1/auth/student-login", h.studentLogin)
+	mux.HandleFunc("POST /api/v1/auth/logout", h.authed(false, h.logout))
 	mux.HandleFunc("GET /api/v1/regions", h.regions)
 	mux.HandleFunc("POST /api/v1/me/password", h.authed(false, h.changePassword))
 	mux.HandleFunc("GET /api/v1/bills", h.authed(true, h.bills))
@@ -55,7 +96,7 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("GET /api/v1/orders/{order_no}", h.authed(true, h.getOrder))
 	mux.HandleFunc("POST /api/v1/orders/{order_no}/cancel", h.authed(true, h.cancelOrder))
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
-		writeErr(w, nil, apperr.New(apperr.NotFound, "not_found", "接口不存在"))
+		h.writeErr(w, apperr.New(apperr.NotFound, apperr.CodeNotFound, "接口不存在"))
 	})
 	return mux
 }
@@ -67,42 +108,46 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// writeErr is the API's one error mapping: {"error":{"code","message",...}}.
-func writeErr(w http.ResponseWriter, log *slog.Logger, err error) {
+// writeErr is the API's one error mapping: {"error":{"code","message",...}}
+// with the status apperr.HTTPStatus gives; internal errors are logged with
+// their detail and shown as 系统繁忙.
+func (h *handler) writeErr(w http.ResponseWriter, err error) {
 	status := apperr.HTTPStatus(err)
 	code, msg := apperr.Public(err)
 	body := map[string]any{"code": code, "message": msg}
-	if e, ok := apperr.As(err); ok {
+	if e, ok := apperr.As(err); ok && e.Kind != apperr.Internal {
 		for k, v := range e.Details {
 			body[k] = v
 		}
 	}
-	if status >= 500 && log != nil {
-		log.Error("api error", "err", err)
+	if status >= 500 {
+		h.Log.Error("api error", "code", code, "err", err)
 	}
 	if ra, ok := body["retry_after_seconds"].(int); ok {
-		w.Header().Set("Retry-After", itoa(ra))
+		w.Header().Set("Retry-After", strconv.Itoa(ra))
 	}
 	writeJSON(w, status, map[string]any{"error": body})
 }
 
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
-}
-
+// decode reads one JSON object of at most 64 KiB: the content type must be
+// JSON, unknown fields and anything after the object are refused.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return apperr.New(apperr.Invalid, "unsupported_media_type", "请求须为 JSON（Content-Type: application/json）")
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return apperr.New(apperr.Invalid, "invalid_request", "请求格式错误："+err.Error())
+		return apperr.New(apperr.Invalid, apperr.CodeInvalidRequest, "请求格式错误："+err.Error())
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return apperr.New(apperr.Invalid, apperr.CodeInvalidRequest, "请求格式错误：JSON 对象之后还有多余内容")
 	}
 	return nil
 }
 
 func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		return strings.TrimSpace(t)
 	}
 	return ""
@@ -114,13 +159,13 @@ type authedFunc func(w http.ResponseWriter, r *http.Request, p auth.Principal)
 // have to change the initial password (R5).
 func (h *handler) authed(feeCall bool, fn authedFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := h.Auth.Authenticate(r.Context(), "api", bearer(r))
+		p, err := h.Auth.Authenticate(r.Context(), auth.KindAPI, bearer(r))
 		if err != nil {
-			writeErr(w, h.Log, err)
+			h.writeErr(w, err)
 			return
 		}
 		if feeCall && p.Student.MustChangePassword {
-			writeErr(w, h.Log, auth.ErrMustChange)
+			h.writeErr(w, auth.ErrMustChange)
 			return
 		}
 		fn(w, r, p)
@@ -134,23 +179,28 @@ func (h *handler) studentLogin(w http.ResponseWriter, r *http.Request) {
 		Password   string `json:"password"`
 	}
 	if err := decode(r, &in); err != nil {
-		writeErr(w, h.Log, err)
+		h.writeErr(w, err)
 		return
 	}
 	_, st, err := h.Auth.StudentLogin(r.Context(), in.SchoolCode, in.StudentNo, in.Password)
 	if err != nil {
-		if apperr.CodeOf(err) == "school_not_found" {
-			err = auth.ErrBadCredentials
-		}
-		writeErr(w, h.Log, err)
+		h.writeErr(w, err)
 		return
 	}
-	token, _, err := h.Auth.NewSession(r.Context(), "api", st.ID)
+	token, _, err := h.Auth.NewSession(r.Context(), auth.KindAPI, st.ID)
 	if err != nil {
-		writeErr(w, h.Log, err)
+		h.writeErr(w, err)
 		return
 	}
 	writeJSON(w, 200, map[string]any{"token": token, "must_change_password": st.MustChangePassword})
+}
+
+func (h *handler) logout(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if err := h.Auth.Logout(r.Context(), p); err != nil {
+		h.writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]any{})
 }
 
 func (h *handler) changePassword(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -159,20 +209,20 @@ func (h *handler) changePassword(w http.ResponseWriter, r *http.Request, p auth.
 		New string `json:"new_password"`
 	}
 	if err := decode(r, &in); err != nil {
-		writeErr(w, h.Log, err)
+		h.writeErr(w, err)
 		return
 	}
 	if err := h.Auth.ChangePassword(r.Context(), p, in.Old, in.New); err != nil {
-		writeErr(w, h.Log, err)
+		h.writeErr(w, err)
 		return
 	}
 	writeJSON(w, 200, map[string]any{})
 }
 
 func (h *handler) regions(w http.ResponseWriter, r *http.Request) {
-	schools, err := h.Store.Schools(r.Context())
+	regions, err := h.Schools.Regions(r.Context())
 	if err != nil {
-		writeErr(w, h.Log, err)
+		h.writeErr(w, err)
 		return
 	}
 	type school struct {
@@ -185,11 +235,12 @@ func (h *handler) regions(w http.ResponseWriter, r *http.Request) {
 		Schools []school `json:"schools"`
 	}
 	out := []region{}
-	for _, s := range schools {
-		if len(out) == 0 || out[len(out)-1].Code != s.RegionCode {
-			out = append(out, region{Code: s.RegionCode, Name: s.RegionName, Schools: []school{}})
+	for _, rg := range regions {
+		x := region{Code: rg.Code, Name: rg.Name, Schools: []school{}}
+		for _, s := range rg.Schools {
+			x.Schools = append(x.Schools, school{s.Code, s.Name})
 		}
-		out[len(out)-1].Schools = append(out[len(out)-1].Schools, school{s.Code, s.Name})
+		out = append(out, x)
 	}
 	writeJSON(w, 200, map[string]any{"regions": out})
 }
@@ -223,7 +274,7 @@ type itemJSON struct {
 func (h *handler) bills(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	b, err := h.Payments.Board(r.Context(), p.Student.ID, p.School.Policy)
 	if err != nil {
-		writeErr(w, h.Log, err)
+		h.writeErr(w, err)
 		return
 	}
 	type projectJSON struct {
@@ -266,40 +317,98 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
+// returnPath is what a client may name as return_url: a path of the
+// school's own portal or of the phone app, letters, digits, / _ - only.
+// Nothing a client chooses is signed into a channel's request unchecked:
+// '&' or '=' in a signed k=v& field would split it into other fields.
+var returnPath = regexp.MustCompile(`^/(s/[A-Za-z0-9_-]+|m)(/[A-Za-z0-9_-]+)*/?$`)
+
+// postBackURL is where the channel posts the payer's browser back to: the
+// platform's own return endpoint of the channel, or a client's return_url
+// that passes the allow-list (same origin, the school's own paths).
+func (h *handler) postBackURL(p auth.Principal, channel, requested string) (string, error) {
+	base := h.Payments.Config().PublicURL
+	def := base + "/s/" + p.School.Code + "/return/" + channel
+	if requested == "" {
+		return def, nil
+	}
+	bad := apperr.New(apperr.Invalid, "invalid_return_url", "return_url 必须是本校缴费平台的地址（如 "+def+"）")
+	u, err := url.Parse(requested)
+	pb, _ := url.Parse(base)
+	if err != nil || pb == nil || u.Scheme != pb.Scheme || u.Host != pb.Host || u.User != nil || u.RawQuery != "" ||
+		u.Fragment != "" || u.RawPath != "" || strings.ContainsAny(requested, "&=?#%\\ \t\r\n") || !returnPath.MatchString(u.Path) ||
+		(strings.HasPrefix(u.Path, "/s/") && !strings.HasPrefix(u.Path+"/", "/s/"+p.School.Code+"/")) {
+		return "", bad
+	}
+	return requested, nil
+}
+
+// idemKey is a client's Idempotency-Key header: 1–255 visible ASCII
+// characters.
+var idemKey = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
+
 func (h *handler) createOrder(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	var in struct {
 		ItemIDs  []int64 `json:"item_ids"`
 		Channel  string  `json:"channel"`
 		FrontURL string  `json:"return_url,omitempty"`
+		Device   string  `json:"device,omitempty"`
 	}
 	if err := decode(r, &in); err != nil {
-		writeErr(w, h.Log, err)
+		h.writeErr(w, err)
 		return
 	}
-	// The payer's browser returns to the platform only: a client-chosen
-	// URL elsewhere would hand the signed result to a third party.
-	front := h.Payments.Config().PublicURL + "/s/" + p.School.Code + "/return/unionpay"
-	if in.FrontURL != "" {
-		if !strings.HasPrefix(in.FrontURL, h.Payments.Config().PublicURL+"/") {
-			writeErr(w, h.Log, apperr.New(apperr.Invalid, "invalid_return_url", "return_url 必须是本平台的地址"))
+	device := payment.Desktop
+	switch in.Device {
+	case "", "desktop":
+	case "phone":
+		device = payment.Phone
+	default:
+		h.writeErr(w, apperr.New(apperr.Invalid, apperr.CodeInvalidRequest, `device 只能是 "phone" 或 "desktop"`))
+		return
+	}
+	back, err := h.postBackURL(p, in.Channel, in.FrontURL)
+	if err != nil {
+		h.writeErr(w, err)
+		return
+	}
+	req := payment.CreateRequest{School: p.School, Student: p.Student, LineIDs: in.ItemIDs, Channel: in.Channel, Device: device,
+		ClientIP: clientIP(r), PostBackURL: back}
+	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		if !idemKey.MatchString(key) {
+			h.writeErr(w, apperr.New(apperr.Invalid, apperr.CodeInvalidRequest, "Idempotency-Key 须为 1–255 个可见 ASCII 字符"))
 			return
 		}
-		front = in.FrontURL
+		ids := slices.Clone(in.ItemIDs)
+		slices.Sort(ids)
+		canon, _ := json.Marshal([]any{ids, in.Channel, in.FrontURL, in.Device})
+		sum := sha256.Sum256(canon)
+		req.Idempotency = &payment.IdempotencyKey{StudentID: p.Student.ID, Key: key, RequestHash: hex.EncodeToString(sum[:])}
 	}
-	co, err := h.Payments.Create(r.Context(), p.School, p.Student, in.ItemIDs, in.Channel, true, clientIP(r), front)
+	co, err := h.Payments.Create(r.Context(), req)
 	if err != nil {
-		writeErr(w, h.Log, err)
+		h.writeErr(w, err)
 		return
 	}
-	writeJSON(w, 201, map[string]any{"order_no": co.Order.OrderNo, "status": co.Order.Status, "amount": co.Order.Amount,
-		"expires_at": co.Order.ExpiresAt.UTC().Format(time.RFC3339), "items": orderItems(co.Order), "pay": payJSON(co.Pay)})
+	body := map[string]any{"order_no": co.Order.OrderNo, "status": co.Order.Status, "amount": co.Order.Amount,
+		"expires_at": co.Order.ExpiresAt.UTC().Format(time.RFC3339), "items": orderItems(co.Order)}
+	if co.Pay.Type != "" {
+		body["pay"] = payJSON(co.Pay)
+	}
+	if co.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	writeJSON(w, 201, body)
 }
 
 func payJSON(p payment.PayInstruction) map[string]any {
-	if p.Type == "qr" {
-		return map[string]any{"type": "qr", "code_url": p.CodeURL}
+	switch p.Type {
+	case payment.PayQR:
+		return map[string]any{"type": p.Type, "code_url": p.CodeURL}
+	case payment.PayH5:
+		return map[string]any{"type": p.Type, "h5_url": p.URL}
 	}
-	return map[string]any{"type": "form_post", "url": p.URL, "fields": p.Fields}
+	return map[string]any{"type": p.Type, "url": p.URL, "fields": p.Fields}
 }
 
 func timeOrNil(t time.Time) any {
@@ -310,9 +419,9 @@ func timeOrNil(t time.Time) any {
 }
 
 func (h *handler) listOrders(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	orders, err := h.Store.Orders(r.Context(), p.Student.ID)
+	orders, err := h.Payments.StudentOrders(r.Context(), p.Student.ID)
 	if err != nil {
-		writeErr(w, h.Log, err)
+		h.writeErr(w, err)
 		return
 	}
 	out := []map[string]any{}
@@ -321,14 +430,6 @@ func (h *handler) listOrders(w http.ResponseWriter, r *http.Request, p auth.Prin
 			"channel": o.Channel, "created_at": timeOrNil(o.CreatedAt), "paid_at": timeOrNil(o.PaidAt), "items": orderItems(o)})
 	}
 	writeJSON(w, 200, map[string]any{"orders": out})
-}
-
-func (h *handler) loadOwn(r *http.Request, p auth.Principal) (payment.Order, error) {
-	o, err := h.Store.Order(r.Context(), r.PathValue("order_no"))
-	if err != nil || o.StudentID != p.Student.ID {
-		return o, apperr.New(apperr.NotFound, "order_not_found", "订单不存在")
-	}
-	return o, nil
 }
 
 // failureJSON is an order's failure as the API shows it: the stable code,
@@ -360,9 +461,9 @@ func failureJSON(e *payment.Explanation) map[string]any {
 }
 
 func (h *handler) getOrder(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	o, err := h.loadOwn(r, p)
+	o, err := h.Payments.StudentOrder(r.Context(), p.Student.ID, r.PathValue("order_no"))
 	if err != nil {
-		writeErr(w, h.Log, err)
+		h.writeErr(w, err)
 		return
 	}
 	body := map[string]any{"order_no": o.OrderNo, "status": o.Status, "status_label": o.Status.Label(), "amount": o.Amount, "channel": o.Channel,
@@ -371,7 +472,8 @@ func (h *handler) getOrder(w http.ResponseWriter, r *http.Request, p auth.Princi
 		body["failure"] = f
 	}
 	if o.Status.Open() && r.URL.Query().Get("pay") == "1" {
-		if pay, err := h.Payments.Resume(r.Context(), o, clientIP(r), h.Payments.Config().PublicURL+"/s/"+p.School.Code+"/return/unionpay"); err == nil {
+		back, _ := h.postBackURL(p, o.Channel, "")
+		if pay, err := h.Payments.Resume(r.Context(), o, payment.ResumeRequest{ClientIP: clientIP(r), PostBackURL: back}); err == nil {
 			body["pay"] = payJSON(pay)
 		}
 	}
@@ -381,7 +483,7 @@ func (h *handler) getOrder(w http.ResponseWriter, r *http.Request, p auth.Princi
 func (h *handler) cancelOrder(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	o, err := h.Payments.Cancel(r.Context(), p.Student.ID, r.PathValue("order_no"))
 	if err != nil {
-		writeErr(w, h.Log, err)
+		h.writeErr(w, err)
 		return
 	}
 	writeJSON(w, 200, map[string]any{"order_no": o.OrderNo, "status": o.Status})

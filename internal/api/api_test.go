@@ -252,15 +252,18 @@ func TestShapesOfAppendixA(t *testing.T) {
 			create(t, tok, map[string]any{"item_ids": c.ids, "channel": "unionpay"}).wantError(t, c.status, c.code)
 		})
 	}
-	t.Run("a return_url outside the platform is refused", func(t *testing.T) {
-		for _, u := range []string{"https://evil.example/return", base + ".evil.example/return", "//evil.example/", "javascript:alert(1)"} {
+	t.Run("a return_url outside the school's own paths, or that could split a signed field, is refused", func(t *testing.T) {
+		own := base + "/s/" + school + "/return/unionpay"
+		for _, u := range []string{"https://evil.example/return", base + ".evil.example/return", "//evil.example/", "javascript:alert(1)",
+			own + "?from=app", own + "&orderId=CP20260101000000000001&txnAmt=1", own + "%26txnAmt=1", own + "#x",
+			base + "/s/other/return/unionpay", base + "/s/" + school + "/../x", "http://user@" + strings.TrimPrefix(base, "http://") + "/m/"} {
 			create(t, tok, map[string]any{"item_ids": mandatory, "channel": "unionpay", "return_url": u}).wantError(t, 422, "invalid_return_url")
 		}
 	})
 
 	var unionNo string
 	t.Run("a UnionPay order answers 201 with the form to post", func(t *testing.T) {
-		ret := base + "/s/" + school + "/return/unionpay?from=app"
+		ret := base + "/s/" + school + "/return/unionpay"
 		r := create(t, tok, map[string]any{"item_ids": mandatory, "channel": "unionpay", "return_url": ret})
 		if r.status != 201 {
 			t.Fatalf("%d %s", r.status, r.body)

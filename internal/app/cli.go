@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"time"
 
 	"campuspay/demo"
+	"campuspay/internal/apperr"
 	"campuspay/internal/billing"
 	"campuspay/internal/importer"
 	"campuspay/internal/sandbox"
@@ -83,7 +83,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "错误:", err)
+		if e, ok := apperr.As(err); ok && e.Kind != apperr.Internal && e.Message != "" {
+			fmt.Fprintln(stderr, "错误:", e.Message)
+		} else {
+			fmt.Fprintln(stderr, "错误:", err)
+		}
 		return 1
 	}
 	return 0
@@ -174,7 +178,7 @@ func cmdImport(ctx context.Context, kind string, args []string, stdout, stderr i
 		if school == "" || len(rest) != 1 {
 			return errUsage
 		}
-		sc, err := st.SchoolByCode(ctx, school)
+		sc, err := billing.NewDirectory(st).School(ctx, school)
 		if err != nil {
 			return err
 		}
@@ -284,7 +288,8 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	sb := sandbox.New(k, sandbox.Options{Log: log, TimeScale: *scale})
 	defer sb.Close()
-	srv := &http.Server{Addr: *addr, Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(sb.Handler(), log)
+	srv.Addr = *addr
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	fmt.Fprintf(stdout, "支付沙箱已启动：%s/sandbox/（密钥目录 %s）\n", *addr, absDir(*keys))

@@ -21,7 +21,9 @@ import (
 
 	"campuspay/internal/api"
 	"campuspay/internal/auth"
+	"campuspay/internal/billing"
 	"campuspay/internal/channel"
+	"campuspay/internal/jobs"
 	"campuspay/internal/notify"
 	"campuspay/internal/payment"
 	"campuspay/internal/sandbox"
@@ -50,6 +52,7 @@ type Server struct {
 	URL      string
 	Store    *store.Store
 	Auth     *auth.Service
+	Schools  *billing.Directory
 	Payments *payment.Service
 	Worker   *worker.Worker
 	Sandbox  *sandbox.Sandbox
@@ -100,15 +103,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		pcfg = payment.DefaultConfig(s.URL)
 	}
 	pcfg.PublicURL = s.URL
-	s.Auth = auth.NewService(st, nil)
-	s.Payments = payment.NewService(st, s.Channels, pcfg, log, nil)
+	s.Auth = auth.NewService(st, st.Now)
+	s.Schools = billing.NewDirectory(st)
+	s.Payments = payment.NewService(st, s.Channels, pcfg, log, st.Now)
 	wcfg := cfg.Worker
 	if wcfg.Poll == 0 {
 		wcfg = worker.DefaultConfig()
 	}
-	s.Worker = worker.New(st, s.Payments, wcfg, log)
+	s.Worker = worker.New(st, s.Payments.Handlers(), wcfg, log, st.Now)
 	s.Handler = s.routes()
-	s.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	s.http = newHTTPServer(s.Handler, log)
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.wg.Add(1)
@@ -126,6 +130,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}()
 	}
 	return s, nil
+}
+
+// newHTTPServer sets every timeout: a slow client is dropped, not kept.
+// Headers must come within 5 s, a whole request within 30 s (the largest
+// body is an import file; the notification and form bodies are small),
+// an answer must be written within 60 s (exports stream longer, setting
+// their own deadline), and an idle keep-alive connection lasts 30 s.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 32 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 }
 
 func publicHost(addr string) string {
@@ -153,6 +168,7 @@ func (s *Server) setupChannels(ctx context.Context, cfg Config) error {
 			s.Sandbox = sandbox.New(keys, sandbox.Options{Log: s.log, TimeScale: cfg.TimeScale})
 			base = s.URL
 		}
+		// The one place channels are named: each adapter is wired here.
 		up, wx, err := keys.Adapters(ctx, strings.TrimRight(base, "/"), client)
 		if err != nil {
 			return err
@@ -179,17 +195,28 @@ func (s *Server) routes() http.Handler {
 	// Background work not yet done, by kind: a growing "query" count means
 	// a channel is not answering.
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "campuspay_jobs_pending", Help: "Jobs not done (all kinds)."}, func() float64 {
-		n, err := s.Store.PendingJobs(context.Background())
-		if err != nil {
-			return -1
+	jobCount := func(state string) func() float64 {
+		return func() float64 {
+			n, err := s.Store.Counts(context.Background())
+			if err != nil {
+				return -1
+			}
+			total := 0
+			for _, v := range n[state] {
+				total += v
+			}
+			return float64(total)
 		}
-		total := 0
-		for _, v := range n {
-			total += v
-		}
-		return float64(total)
-	}))
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "campuspay_jobs_pending", Help: "Jobs not done (all kinds)."}, jobCount(jobs.StatePending)))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "campuspay_jobs_dead", Help: "Jobs given up after their last attempt, for a person to look at."}, jobCount(jobs.StateDead)))
+	stats := s.Store.Stats()
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "campuspay_db_statements_total", Help: "Database statements run (BEGIN and COMMIT included)."},
+		func() float64 { return float64(stats.Statements.Load()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "campuspay_db_transactions_total", Help: "Database write transactions begun."},
+		func() float64 { return float64(stats.Transactions.Load()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "campuspay_db_retries_total", Help: "Transactions run again after a deadlock, serialization failure or busy database."},
+		func() float64 { return float64(stats.Retries.Load()) }))
 	gatherers := prometheus.Gatherers{prometheus.DefaultGatherer, reg}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -200,8 +227,8 @@ func (s *Server) routes() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{}))
-	mux.Handle("/notify/", counted("notify", notify.NewHandler(s.Payments)))
-	mux.Handle("/api/v1/", counted("api", api.NewHandler(api.Deps{Store: s.Store, Auth: s.Auth, Payments: s.Payments, Log: s.log})))
+	mux.Handle("/notify/", counted("notify", notify.NewHandler(s.Payments, s.log)))
+	mux.Handle("/api/v1/", counted("api", api.NewHandler(api.Deps{Auth: s.Auth, Payments: s.Payments, Schools: s.Schools, Log: s.log})))
 	s.mountWeb(mux)
 	if s.Sandbox != nil {
 		s.Sandbox.Mount(mux)
@@ -238,6 +265,9 @@ func (s *Server) Close() error {
 		s.listener.Close()
 	}
 	s.wg.Wait()
+	if s.Payments != nil {
+		s.Payments.Close()
+	}
 	if s.Sandbox != nil {
 		s.Sandbox.Close()
 	}

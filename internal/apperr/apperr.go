@@ -23,6 +23,18 @@ const (
 	BadGateway               // a payment channel failed: 502
 )
 
+// Codes every front door knows. Domain packages declare their own
+// (billing.CodeMandatoryFirst, payment.CodeOrderNotFound, …).
+const (
+	CodeInternal        = "internal"
+	CodeNotFound        = "not_found"
+	CodeInvalidRequest  = "invalid_request"
+	CodeTooManyRequests = "too_many_requests"
+)
+
+// Busy is what a person reads when the platform itself failed.
+const Busy = "系统繁忙，请稍后再试"
+
 // Error carries a stable Code (e.g. "mandatory_first"), a user-safe Message,
 // optional Details for the client, and the wrapped cause for logs.
 type Error struct {
@@ -77,12 +89,18 @@ func CodeOf(err error) string {
 	if e, ok := As(err); ok {
 		return e.Code
 	}
-	return "internal"
+	return CodeInternal
+}
+
+// defaultMessages are said when an error carries no message of its own.
+var defaultMessages = map[Kind]string{
+	Invalid: "请求有误", NotFound: "未找到", Conflict: "操作冲突，请刷新后重试", Unauthorized: "请先登录",
+	Forbidden: "无权进行此操作", TooMany: "请求过于频繁，请稍后再试", BadGateway: "支付渠道暂时不可用，请稍后再试",
 }
 
 // Internalf wraps an unexpected failure.
 func Internalf(format string, args ...any) *Error {
-	return &Error{Kind: Internal, Code: "internal", Message: "系统繁忙，请稍后再试", Err: fmt.Errorf(format, args...)}
+	return &Error{Kind: Internal, Code: CodeInternal, Message: Busy, Err: fmt.Errorf(format, args...)}
 }
 
 // HTTPStatus is the one mapping from an error to an HTTP status code.
@@ -114,7 +132,10 @@ func HTTPStatus(err error) int {
 // or a generic one for internal errors.
 func Public(err error) (code, message string) {
 	if e, ok := As(err); ok && e.Kind != Internal {
+		if e.Message == "" {
+			return e.Code, defaultMessages[e.Kind]
+		}
 		return e.Code, e.Message
 	}
-	return "internal", "系统繁忙，请稍后再试"
+	return CodeInternal, Busy
 }

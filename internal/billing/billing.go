@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"campuspay/internal/apperr"
 	"campuspay/internal/money"
 )
 
@@ -21,11 +22,11 @@ type Policy struct {
 	HelpLine           string   `json:"help_line"`             // R12
 	HelpHours          string   `json:"help_hours"`
 	RecommendedBanks   []string `json:"recommended_banks"`
-	Channels           []string `json:"channels"` // enabled: "unionpay", "wechat"
+	Channels           []string `json:"channels,omitempty"` // enabled channel names; empty: all the platform has
 }
 
 // DefaultPolicy is the seed's policy: initial password 111111, a 10-minute
-// lock, R7 and R8 on, the seed's help line and banks, both channels.
+// lock, R7 and R8 on, the seed's help line and banks, every channel.
 func DefaultPolicy() Policy {
 	return Policy{
 		InitialPassword:    "111111",
@@ -35,7 +36,6 @@ func DefaultPolicy() Policy {
 		HelpLine:           "400-028-1024",
 		HelpHours:          "周一至周五 9:00—20:00，周六 9:00—18:00",
 		RecommendedBanks:   []string{"中国工商银行", "中国建设银行", "中国农业银行"},
-		Channels:           []string{"unionpay", "wechat"},
 	}
 }
 
@@ -47,8 +47,12 @@ func (p Policy) LockDuration() time.Duration {
 	return time.Duration(p.LockMinutes) * time.Minute
 }
 
-// ChannelEnabled reports whether the school takes payments on channel.
+// ChannelEnabled reports whether the school takes payments on channel;
+// an empty list enables every channel the platform has.
 func (p Policy) ChannelEnabled(channel string) bool {
+	if len(p.Channels) == 0 {
+		return true
+	}
 	for _, c := range p.Channels {
 		if c == channel {
 			return true
@@ -65,6 +69,17 @@ type School struct {
 	RegionCode string
 	RegionName string
 	Policy     Policy
+}
+
+// CodeSchoolExists refuses a second school with the same code.
+const CodeSchoolExists = "school_exists"
+
+// Validate checks what a school must have.
+func (s School) Validate() error {
+	if s.Code == "" || s.Name == "" || s.RegionCode == "" {
+		return apperr.New(apperr.Invalid, "invalid_school", "学校代码、名称和地区代码不能为空")
+	}
+	return nil
 }
 
 // Student is a student on a school's roll.

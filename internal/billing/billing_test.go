@@ -69,9 +69,14 @@ func TestPolicy(t *testing.T) {
 			t.Errorf("LockDuration = %v", q.LockDuration())
 		}
 	})
-	t.Run("only listed channels are enabled", func(t *testing.T) {
-		if !p.ChannelEnabled("unionpay") || !p.ChannelEnabled("wechat") || p.ChannelEnabled("alipay") {
-			t.Errorf("Channels = %v", p.Channels)
+	t.Run("by default every channel is enabled; a list enables only its channels", func(t *testing.T) {
+		if !p.ChannelEnabled("unionpay") || !p.ChannelEnabled("wechat") {
+			t.Errorf("default Channels = %v", p.Channels)
+		}
+		q := p
+		q.Channels = []string{"wechat"}
+		if q.ChannelEnabled("unionpay") || !q.ChannelEnabled("wechat") {
+			t.Errorf("Channels = %v", q.Channels)
 		}
 	})
 }

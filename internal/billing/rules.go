@@ -19,6 +19,10 @@ const (
 	CodeChannelDisabled = "channel_not_enabled"
 )
 
+// ItemsLockedMessage is R9's refusal when the database's own guard (one
+// hold per line) catches two orders racing for a line.
+const ItemsLockedMessage = "所选项目已在其他待支付订单中，请刷新后重试"
+
 // The seed's own words for R7, R8 and R9, shown before and after a refusal.
 const (
 	SeedMandatoryFirst = "含有必缴项目必须先支付必缴项目后才能再次支付其它缴费项目"

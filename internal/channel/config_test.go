@@ -15,6 +15,8 @@ import (
 
 	"campuspay/internal/billing"
 	"campuspay/internal/channel"
+	"campuspay/internal/channel/unionpay"
+	"campuspay/internal/channel/wechat"
 	"campuspay/internal/payment"
 	"campuspay/internal/sandbox"
 	"campuspay/internal/sandbox/upsim"
@@ -91,11 +93,11 @@ func TestLoadFile(t *testing.T) {
 		if err := channel.LoadFile(ctx, file, reg, nil, schools); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := reg.For(8, payment.UnionPay); err == nil {
+		if _, err := reg.For(8, unionpay.Name); err == nil {
 			t.Fatal("another school got this school's merchant")
 		}
 		now := time.Now()
-		ch, err := reg.For(7, payment.UnionPay)
+		ch, err := reg.For(7, unionpay.Name)
 		if err != nil || ch.MerchantID() != up.MerID {
 			t.Fatalf("unionpay: %v %v", ch, err)
 		}
@@ -103,7 +105,7 @@ func TestLoadFile(t *testing.T) {
 		if err != nil || r.Status != payment.TxnNotFound {
 			t.Fatalf("signed query through the loaded keys: %+v %v", r, err)
 		}
-		wch, err := reg.For(7, payment.WeChat)
+		wch, err := reg.For(7, wechat.Name)
 		if err != nil || wch.MerchantID() != wx.MchID {
 			t.Fatalf("wechat: %v", err)
 		}

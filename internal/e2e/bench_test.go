@@ -121,6 +121,7 @@ func benchNotification(b *testing.B, d store.Dialect, parallel bool) {
 	reg := channel.NewRegistry()
 	reg.SetDefault(up)
 	svc := payment.NewService(st, reg, payment.Config{PublicURL: "http://127.0.0.1:9", FirstQuery: time.Hour, QueryInterval: time.Hour, QueryMaxInterval: time.Hour}, nil, nil)
+	defer svc.Close()
 	school, err := st.CreateSchool(ctx, billing.School{Code: "bench", Name: "基准学校", RegionCode: "500000", RegionName: "重庆市", Policy: billing.DefaultPolicy()})
 	if err != nil {
 		b.Fatal(err)
@@ -154,14 +155,11 @@ func benchNotification(b *testing.B, d store.Dialect, parallel bool) {
 			if err != nil || len(lines) != 1 {
 				b.Fatalf("lines: %v %v", lines, err)
 			}
-			o, err := st.CreateOrder(ctx, payment.NewOrder{OrderNo: payment.NewOrderNo(time.Now()), Student: stu, Policy: school.Policy,
-				LineIDs: []int64{lines[0].ID}, Channel: payment.UnionPay, FirstQuery: time.Hour})
+			co, err := svc.Create(ctx, payment.CreateRequest{School: school, Student: stu, LineIDs: []int64{lines[0].ID}, Channel: unionpay.Name})
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := st.MarkPaying(ctx, o.OrderNo); err != nil {
-				b.Fatal(err)
-			}
+			o := co.Order
 			seq++
 			now := time.Now().In(unionpay.Beijing)
 			f := map[string]string{"version": "5.1.0", "encoding": "UTF-8", "signMethod": "01", "txnType": "01", "txnSubType": "01",
@@ -182,9 +180,9 @@ func benchNotification(b *testing.B, d store.Dialect, parallel bool) {
 		return out
 	}
 	handle := func(note benchNote) {
-		n := svc.HandleNotification(ctx, payment.UnionPay, note.header, note.body, "notify")
-		if n.Status != 200 || n.Outcome == nil || n.Outcome.Disposition != payment.Apply || n.Outcome.Replay {
-			b.Fatalf("notification: %d %s %+v", n.Status, n.Body, n.Outcome)
+		n, err := svc.HandleNotification(ctx, unionpay.Name, note.header, note.body, "notify")
+		if err != nil || n.Outcome == nil || n.Outcome.Disposition != payment.Apply || n.Outcome.Replay {
+			b.Fatalf("notification: %v %+v", err, n.Outcome)
 		}
 	}
 	if parallel {

@@ -226,7 +226,7 @@ func TestNotifications(t *testing.T) {
 				break
 			}
 			if time.Now().After(deadline) {
-				jobs, _ := srv.Store.PendingJobs(ctx)
+				jobs, _ := srv.Store.Counts(ctx)
 				t.Fatalf("refund not paid out: refunds_payable %d, sandbox refunds %+v, pending jobs %v", rp, refunds, jobs)
 			}
 			time.Sleep(50 * time.Millisecond)

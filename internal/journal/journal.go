@@ -18,6 +18,7 @@ const (
 	KindOverpayment = "overpayment" // money received that no line owed (I1)
 	KindRefundDue   = "refund_due"  // an overpayment or non-debit payment set aside to refund
 	KindRefund      = "refund"      // a refund paid out by the channel
+	KindSuspense    = "suspense"    // money a channel took that matches no order (I2)
 )
 
 // Posting is one side of an entry.
@@ -29,7 +30,7 @@ type Posting struct {
 // Entry is one balanced journal entry.
 type Entry struct {
 	ID       int64
-	SchoolID int64
+	SchoolID int64 // 0: the platform's own entry (money no school can be told for)
 	Kind     string
 	Ref      string // what caused it: an order number, an import, a refund number
 	Memo     string
@@ -81,3 +82,24 @@ func Overpayment(schoolID int64) string { return fmt.Sprintf("overpayment:school
 
 // RefundsPayable is money decided to go back to payers, not yet paid out.
 func RefundsPayable(schoolID int64) string { return fmt.Sprintf("refunds_payable:school:%d", schoolID) }
+
+// owner names whose account it is: a school, or the platform (id 0).
+func owner(schoolID int64) string {
+	if schoolID == 0 {
+		return "platform"
+	}
+	return fmt.Sprintf("school:%d", schoolID)
+}
+
+// SuspenseClearing is money a channel holds that matches no order: the
+// school's clearing when the school is known, the platform's otherwise.
+func SuspenseClearing(channel string, schoolID int64) string {
+	if schoolID == 0 {
+		return fmt.Sprintf("clearing:%s:platform", channel)
+	}
+	return Clearing(channel, schoolID)
+}
+
+// Suspense is money received and not yet matched to anyone (待查明): a
+// liability until the finance office refunds or allocates it.
+func Suspense(schoolID int64) string { return "suspense:" + owner(schoolID) }

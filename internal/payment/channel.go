@@ -8,27 +8,31 @@ import (
 	"campuspay/internal/money"
 )
 
-// Channel names, as stored in orders and used in the API.
-const (
-	UnionPay = "unionpay"
-	WeChat   = "wechat"
-)
-
-// Channel is a payment channel adapter for one merchant account. There are
-// two implementations (UnionPay ACP, WeChat Pay v3); both are tested against
-// the sandbox over real HTTP with real signatures.
+// Channel is a payment channel adapter for one merchant account. The
+// service knows a channel only through this port: what it can do
+// (Capabilities), what to call it (Info), and its calls. Adapters live in
+// internal/channel/*; nothing outside them, the sandbox and the wiring
+// names a channel.
 type Channel interface {
-	// Name is UnionPay or WeChat.
-	Name() string
+	// Info names the channel for data and for people.
+	Info() ChannelInfo
 	// MerchantID is the merchant number at the channel (merId / mchid).
 	MerchantID() string
+	// Capabilities says what the channel can do.
+	Capabilities() Capabilities
+	// Route is this adapter's routing key: what a notification for its
+	// merchant carries before it is verified (a merId, a key serial).
+	Route() string
+	// NotificationRoute reads the routing key from a notification without
+	// verifying it, so that it is verified by its own adapter only.
+	NotificationRoute(header map[string][]string, body []byte) string
 	// Prepare starts a payment and returns what the payer's client needs.
 	Prepare(ctx context.Context, req PayRequest) (PayInstruction, error)
 	// Query asks the channel for the order's state. An order the channel
 	// does not know is reported as TxnNotFound, not as an error.
 	Query(ctx context.Context, req QueryRequest) (Result, error)
-	// Close closes an unpaid order at the channel. Channels without a close
-	// call return ErrCloseUnsupported.
+	// Close closes an unpaid order at the channel; only called when
+	// Capabilities().Close.
 	Close(ctx context.Context, orderNo string) error
 	// Refund refunds part or all of a paid order.
 	Refund(ctx context.Context, req RefundRequest) (RefundResult, error)
@@ -45,30 +49,79 @@ type Channel interface {
 	NotificationAck() (status int, contentType string, body []byte)
 }
 
-// ErrCloseUnsupported is returned by Close on channels without a close call
-// (UnionPay's gateway: its payTimeout bounds the order instead).
-var ErrCloseUnsupported = errors.New("payment: channel has no close call")
+// ChannelInfo is how a channel is named: Name in data (orders, the API,
+// the journal's accounts, a school's policy), Label and Hint for people.
+type ChannelInfo struct {
+	Name  string // e.g. "unionpay"
+	Label string // e.g. "银联在线"
+	Hint  string // how paying goes, shown where the student chooses
+}
+
+// Capabilities are the decisions about a channel that the service makes
+// from the channel's own answers rather than from its name.
+type Capabilities struct {
+	// Close: unpaid orders can be closed at the channel, so a cancelled
+	// order is closed there and a late payment cannot happen.
+	Close bool
+	// DebitOnly: only debit cards may pay (R1); a success from any other
+	// card type is kept and refunded at once.
+	DebitOnly bool
+	// LateGrace is how long after an order's expiry a payment may still
+	// turn out to have happened (a channel without Close: its own timeout
+	// plus its notification retries). Until then an order closed here is
+	// still queried.
+	LateGrace time.Duration
+	// Statement: the channel serves a daily statement for reconciliation.
+	Statement bool
+}
 
 // ErrBadNotification marks a notification that failed verification.
 var ErrBadNotification = errors.New("payment: notification failed verification")
+
+// Device is what the payer pays on, which decides how (a QR code cannot be
+// scanned on the screen that shows it).
+type Device int
+
+// Devices.
+const (
+	Desktop Device = iota
+	Phone
+)
 
 // PayRequest is what a channel needs to start a payment.
 type PayRequest struct {
 	OrderNo     string
 	Amount      money.Fen
-	Description string    // shown to the payer, e.g. "学费,住宿费"
+	Description string    // shown to the payer, e.g. "学费、住宿费"
+	Merchant    string    // the platform's name as the payer sees it
 	CreatedAt   time.Time // UnionPay txnTime
 	ExpiresAt   time.Time // UnionPay payTimeout, WeChat time_expire
 	ClientIP    string
-	Mobile      bool   // UnionPay channelType 08 rather than 07
-	FrontURL    string // where the payer's browser returns (UnionPay frontUrl)
+	Device      Device
+	// PostBackURL is where a channel that posts its result through the
+	// payer's browser sends it (UnionPay frontUrl): the platform verifies
+	// that post. ReturnURL is where a channel that only redirects the
+	// payer back sends the browser (WeChat H5 redirect_url): the order's
+	// page, which asks the platform, since a redirect proves nothing.
+	PostBackURL string
+	ReturnURL   string
 	NotifyURL   string // where the channel posts its notification
 }
 
+// PayMethod is how the payer's client pays.
+type PayMethod string
+
+// Pay methods.
+const (
+	PayFormPost PayMethod = "form_post" // auto-submit a signed form to the channel
+	PayQR       PayMethod = "qr"        // show code_url as a QR code to scan with another device
+	PayH5       PayMethod = "h5"        // send the phone's browser to URL
+)
+
 // PayInstruction is what the client does to pay.
 type PayInstruction struct {
-	Type    string            // "form_post" (UnionPay) or "qr" (WeChat)
-	URL     string            // form action, for form_post
+	Type    PayMethod
+	URL     string            // form action (form_post) or page (h5)
 	Fields  map[string]string // form fields, for form_post
 	CodeURL string            // weixin://… for qr
 }
@@ -158,4 +211,18 @@ type RefundResult struct {
 	ChannelRefundID string
 	RespCode        string
 	RespMsg         string
+}
+
+// Channels finds adapters: a school's merchant on a channel, and the one
+// adapter a notification is for.
+type Channels interface {
+	For(schoolID int64, channel string) (Channel, error)
+	// ForNotification finds the adapter whose Route matches the
+	// notification's, before anything is verified.
+	ForNotification(channel string, header map[string][]string, body []byte) (Channel, error)
+	// Names lists the configured channels in display order.
+	Names() []string
+	// Any is some adapter of a channel, for answers that are the same for
+	// each of its merchants, or nil when the channel is not configured.
+	Any(channel string) Channel
 }

@@ -2,11 +2,10 @@ package payment
 
 import (
 	"crypto/rand"
-	"fmt"
 	"math/big"
+	"strings"
 	"time"
 
-	"campuspay/internal/apperr"
 	"campuspay/internal/billing"
 	"campuspay/internal/money"
 )
@@ -90,6 +89,11 @@ type Order struct {
 	Lines              []OrderLine
 }
 
+// Failure is the order's recorded failure.
+func (o Order) Failure() Failure {
+	return Failure{Code: o.FailureCode, ChannelCode: o.FailureChannelCode, Message: o.FailureMessage, Limit: o.FailureLimit}
+}
+
 // OrderLine is one bill line in an order, with the amount it pays.
 type OrderLine struct {
 	LineID      int64
@@ -98,19 +102,17 @@ type OrderLine struct {
 	Amount      money.Fen
 }
 
-// Description is the short text sent to the channel.
+// Description is the short text sent to the channel: the items, joined as
+// a Chinese list ("学费、住宿费").
 func (o Order) Description() string {
-	s := ""
+	names := make([]string, len(o.Lines))
 	for i, l := range o.Lines {
-		if i > 0 {
-			s += ","
-		}
-		s += l.ItemName
+		names[i] = l.ItemName
 	}
-	if s == "" {
-		s = "校园缴费"
+	if s := strings.Join(names, "、"); s != "" {
+		return s
 	}
-	return s
+	return "校园缴费"
 }
 
 // NewOrderNo makes a merchant order number: 8–32 letters and digits,
@@ -162,38 +164,33 @@ const (
 	// Overpay keeps the money as an overpayment: the order was closed, or
 	// its lines were already paid by another order.
 	Overpay Disposition = "overpayment"
-	// RefundNonDebit keeps the money and refunds it at once: UnionPay took
-	// it from a card that is not a debit card (R1).
+	// RefundNonDebit keeps the money and refunds it at once: the channel
+	// takes debit cards only and the card was not one (R1).
 	RefundNonDebit Disposition = "refund_non_debit"
 )
 
-// Verify checks a channel result against the order before anything
-// changes (I4): order number, amount and currency.
-func Verify(o Order, r Result) error {
-	bad := func(why string) error {
-		return apperr.New(apperr.Invalid, "notification_mismatch", "通知与订单不符："+why).Wrap(ErrBadNotification)
+// Mismatch says why a verified success does not match its order, or ""
+// when it does: another order number or channel, another amount or
+// currency (I4: checked before anything changes).
+func Mismatch(o Order, r Result) string {
+	switch {
+	case r.OrderNo != o.OrderNo:
+		return "order number"
+	case r.Channel != o.Channel:
+		return "channel"
+	case r.Status == TxnSuccess && r.Amount != o.Amount:
+		return "amount"
+	case r.Status == TxnSuccess && r.Currency != "CNY":
+		return "currency " + r.Currency
 	}
-	if r.OrderNo != o.OrderNo {
-		return bad("订单号")
-	}
-	if r.Channel != o.Channel {
-		return bad("支付渠道")
-	}
-	if r.Status == TxnSuccess {
-		if r.Amount != o.Amount {
-			return bad(fmt.Sprintf("金额 %s ≠ %s", r.Amount.Yuan(), o.Amount.Yuan()))
-		}
-		if r.Currency != "CNY" {
-			return bad("币种 " + r.Currency)
-		}
-	}
-	return nil
+	return ""
 }
 
 // Dispose decides what a verified success means for the order, given the
-// current state of the order's bill lines. It is the single place I1 lives.
-func Dispose(o Order, lines []billing.Line, r Result) Disposition {
-	if r.Channel == UnionPay && r.CardType != CardDebit {
+// current state of the order's bill lines and what the channel can do. It
+// is the single place I1 lives.
+func Dispose(o Order, lines []billing.Line, r Result, caps Capabilities) Disposition {
+	if caps.DebitOnly && r.CardType != CardDebit {
 		return RefundNonDebit
 	}
 	if !o.Status.Open() {
@@ -210,4 +207,11 @@ func Dispose(o Order, lines []billing.Line, r Result) Disposition {
 		}
 	}
 	return Apply
+}
+
+// Event is one recorded transition (I3), or a note that left the status.
+type Event struct {
+	From, To Status
+	Cause    string
+	At       time.Time
 }

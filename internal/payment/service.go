@@ -10,60 +10,43 @@ import (
 
 	"campuspay/internal/apperr"
 	"campuspay/internal/billing"
+	"campuspay/internal/journal"
 )
 
-// NewOrder is a request to hold lines in a new order.
-type NewOrder struct {
-	OrderNo    string
-	Student    billing.Student
-	Policy     billing.Policy
-	LineIDs    []int64
-	Channel    string
-	Mobile     bool
-	FirstQuery time.Duration // when to first ask the channel
-}
+// Stable error codes of the payment service (SPEC §6 and the pages).
+const (
+	CodeOrderNotFound        = "order_not_found"
+	CodeOrderNotPayable      = "order_not_payable"
+	CodeOrderNotCancellable  = "order_not_cancellable"
+	CodeOrderAlreadyPaid     = "order_already_paid"
+	CodeInvalidChannel       = "invalid_channel"
+	CodeChannelNotConfigured = "channel_not_configured"
+	CodeChannelUnavailable   = "channel_unavailable"
+	CodeIdempotencyReused    = "idempotency_key_reused"
+	CodeNotificationMismatch = "notification_mismatch"
+	CodeNotificationRefused  = "notification_refused"
+)
 
-// Outcome is what applying a success did.
-type Outcome struct {
-	Order       Order
-	Disposition Disposition
-	Replay      bool   // the same channel transaction was already recorded
-	RefundNo    string // a refund started at once (non-debit card)
-}
+// ErrIdempotencyRace is what the store answers when another request with
+// the same Idempotency-Key created its order first.
+var ErrIdempotencyRace = errors.New("payment: idempotency key taken by a concurrent request")
 
-// Event is one recorded transition.
-type Event struct {
-	From, To Status
-	Cause    string
-	At       time.Time
-}
+var (
+	errOrderNotFound = apperr.New(apperr.NotFound, CodeOrderNotFound, "订单不存在")
+	errNotPayable    = apperr.New(apperr.Conflict, CodeOrderNotPayable, "该订单已关闭或已支付，无需继续支付")
+)
 
-// Store is what the service needs from the database; every method is one
-// transaction.
-type Store interface {
-	CreateOrder(ctx context.Context, in NewOrder) (Order, error)
-	MarkPaying(ctx context.Context, orderNo string) error
-	CloseOrder(ctx context.Context, orderNo, cause, failCode, failMsg string) (Order, bool, error)
-	RecordFailure(ctx context.Context, orderNo string, f Failure) error
-	Lines(ctx context.Context, studentID int64) ([]billing.Line, error)
-	Holds(ctx context.Context, studentID int64) ([]billing.Hold, error)
-	ApplySuccess(ctx context.Context, r Result, source string) (Outcome, error)
-	Order(ctx context.Context, orderNo string) (Order, error)
-	OrderSchool(ctx context.Context, orderNo string) (int64, error)
-	FinishRefund(ctx context.Context, refundNo string, rr RefundResult) error
-}
-
-// Channels finds the adapter for a school's merchant on a channel.
-type Channels interface {
-	For(schoolID int64, channel string) (Channel, error)
-	// All lists every configured adapter of a channel, to verify
-	// notifications that do not say which school they are for.
-	All(channel string) []Channel
+// IsNotFound reports whether err says that what was asked for does not
+// exist (and not that it could not be looked up).
+func IsNotFound(err error) bool {
+	e, ok := apperr.As(err)
+	return ok && e.Kind == apperr.NotFound
 }
 
 // Config holds the service's settings.
 type Config struct {
 	PublicURL        string        // base URL the channels reach us on, e.g. http://127.0.0.1:8080
+	Merchant         string        // the platform's name as payers see it at the channel
 	FirstQuery       time.Duration // first channel query after an order is made
 	QueryInterval    time.Duration // growth step between queries
 	QueryMaxInterval time.Duration // cap between queries while an order is open
@@ -72,19 +55,22 @@ type Config struct {
 // DefaultConfig queries at 15 s, then every 15–30 s while the order is open,
 // so an order whose notification is lost is settled within a minute.
 func DefaultConfig(publicURL string) Config {
-	return Config{PublicURL: publicURL, FirstQuery: 15 * time.Second, QueryInterval: 15 * time.Second, QueryMaxInterval: 30 * time.Second}
+	return Config{PublicURL: publicURL, Merchant: "校园缴费平台", FirstQuery: 15 * time.Second, QueryInterval: 15 * time.Second, QueryMaxInterval: 30 * time.Second}
 }
 
-// Service is the payment use cases shared by every front door.
+// Service is the payment use cases shared by every front door. It decides
+// everything that follows a payment, a failure, a close or an expiry; the
+// store only persists what it is told.
 type Service struct {
 	store    Store
 	channels Channels
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
+	applier  *applier
 }
 
-// NewService wires a Service.
+// NewService wires a Service. Close stops its group-commit applier.
 func NewService(st Store, ch Channels, cfg Config, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
@@ -92,11 +78,36 @@ func NewService(st Store, ch Channels, cfg Config, log *slog.Logger, now func() 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: st, channels: ch, cfg: cfg, log: log, now: now}
+	if cfg.Merchant == "" {
+		cfg.Merchant = DefaultConfig("").Merchant
+	}
+	s := &Service{store: st, channels: ch, cfg: cfg, log: log, now: now}
+	s.applier = newApplier(s)
+	return s
 }
+
+// Close waits for the payments being applied and stops taking new ones.
+func (s *Service) Close() { s.applier.close() }
 
 // Config returns the settings.
 func (s *Service) Config() Config { return s.cfg }
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.now() }
+
+// Methods lists the ways a school's students can pay, in display order.
+func (s *Service) Methods(school billing.School) []ChannelInfo {
+	var out []ChannelInfo
+	for _, name := range s.channels.Names() {
+		if !school.Policy.ChannelEnabled(name) {
+			continue
+		}
+		if ch, err := s.channels.For(school.ID, name); err == nil {
+			out = append(out, ch.Info())
+		}
+	}
+	return out
+}
 
 // linesAndHolds reads what a student owes and what open orders hold.
 func (s *Service) linesAndHolds(ctx context.Context, studentID int64) ([]billing.Line, []billing.Hold, error) {
@@ -127,108 +138,337 @@ func (s *Service) Preview(ctx context.Context, studentID int64, p billing.Policy
 	return billing.Decide(lines, holds, p, s.now(), lineIDs)
 }
 
+// StudentOrder is one of a student's orders; another student's, or one
+// that does not exist, is order_not_found alike.
+func (s *Service) StudentOrder(ctx context.Context, studentID int64, orderNo string) (Order, error) {
+	if !ValidOrderNo(orderNo) {
+		return Order{}, errOrderNotFound
+	}
+	o, err := s.store.Order(ctx, orderNo)
+	if err != nil {
+		if IsNotFound(err) {
+			return Order{}, errOrderNotFound
+		}
+		return Order{}, err
+	}
+	if o.StudentID != studentID {
+		return Order{}, errOrderNotFound
+	}
+	return o, nil
+}
+
+// StudentOrders lists a student's orders, newest first.
+func (s *Service) StudentOrders(ctx context.Context, studentID int64) ([]Order, error) {
+	return s.store.Orders(ctx, studentID)
+}
+
+// StudentLines lists a student's bill lines in board order.
+func (s *Service) StudentLines(ctx context.Context, studentID int64) ([]billing.Line, error) {
+	return s.store.Lines(ctx, studentID)
+}
+
 // Checkout is a new or resumed order and how to pay it.
 type Checkout struct {
 	Order Order
 	Pay   PayInstruction
+	// Replayed: the Idempotency-Key made this order before.
+	Replayed bool
 }
 
-// Create makes an order for the chosen lines (the rules decide) and asks
-// the channel how to pay it.
-func (s *Service) Create(ctx context.Context, school billing.School, st billing.Student, lineIDs []int64, channel string, mobile bool, clientIP, frontURL string) (Checkout, error) {
-	if channel != UnionPay && channel != WeChat {
-		return Checkout{}, apperr.New(apperr.Invalid, "invalid_channel", "请选择支付方式：银联在线或微信支付")
+// CreateRequest is a student's request to pay chosen lines.
+type CreateRequest struct {
+	School      billing.School
+	Student     billing.Student
+	LineIDs     []int64
+	Channel     string
+	Device      Device
+	ClientIP    string
+	PostBackURL string                      // see PayRequest
+	ReturnURL   func(orderNo string) string // see PayRequest; nil for none
+	// Idempotency, when set, makes a retried request answer the order the
+	// first one made (SPEC §6).
+	Idempotency *IdempotencyKey
+}
+
+func (s *Service) channelFor(school billing.School, name string) (Channel, error) {
+	known := false
+	for _, n := range s.channels.Names() {
+		known = known || n == name
 	}
-	if !school.Policy.ChannelEnabled(channel) {
-		return Checkout{}, apperr.New(apperr.Invalid, billing.CodeChannelDisabled, "本校未开通该支付方式")
+	if !known {
+		return nil, apperr.New(apperr.Invalid, CodeInvalidChannel, "请选择支付方式")
 	}
-	ch, err := s.channels.For(school.ID, channel)
+	if !school.Policy.ChannelEnabled(name) {
+		return nil, apperr.New(apperr.Invalid, billing.CodeChannelDisabled, "本校未开通该支付方式")
+	}
+	ch, err := s.channels.For(school.ID, name)
+	if err != nil {
+		return nil, apperr.New(apperr.Invalid, CodeChannelNotConfigured, "本校未开通该支付方式").Wrap(err)
+	}
+	return ch, nil
+}
+
+// Create makes an order for the chosen lines (the rules decide, inside the
+// transaction that holds them) and asks the channel how to pay it.
+func (s *Service) Create(ctx context.Context, req CreateRequest) (Checkout, error) {
+	ch, err := s.channelFor(req.School, req.Channel)
 	if err != nil {
 		return Checkout{}, err
 	}
-	o, err := s.store.CreateOrder(ctx, NewOrder{OrderNo: NewOrderNo(s.now()), Student: st, Policy: school.Policy,
-		LineIDs: lineIDs, Channel: channel, Mobile: mobile, FirstQuery: s.cfg.FirstQuery})
+	if k := req.Idempotency; k != nil {
+		if co, ok, err := s.replay(ctx, req, k); ok || err != nil {
+			return co, err
+		}
+	}
+	var o Order
+	err = s.store.Update(ctx, func(tx Tx) error {
+		lines, holds, err := tx.LockStudent(ctx, req.Student.ID)
+		if err != nil {
+			return err
+		}
+		now := tx.Now()
+		holds, err = s.releaseExpired(ctx, tx, holds, now)
+		if err != nil {
+			return err
+		}
+		d, err := billing.Decide(lines, holds, req.School.Policy, now, req.LineIDs)
+		if err != nil {
+			return err
+		}
+		o = Order{OrderNo: NewOrderNo(now), SchoolID: req.Student.SchoolID, StudentID: req.Student.ID, Channel: req.Channel,
+			Amount: d.Amount, Status: StatusCreated, Mobile: req.Device == Phone, CreatedAt: now,
+			ExpiresAt: now.Add(req.School.Policy.LockDuration())}
+		for _, l := range d.Lines {
+			o.Lines = append(o.Lines, OrderLine{LineID: l.ID, ProjectName: l.ProjectName, ItemName: l.ItemName, Amount: l.Unpaid()})
+		}
+		if err := tx.InsertOrder(ctx, &o, req.Idempotency); err != nil {
+			return err
+		}
+		tx.Enqueue(JobExpire, o.OrderNo, o.ExpiresAt)
+		tx.Enqueue(JobQuery, o.OrderNo, now.Add(s.cfg.FirstQuery))
+		return nil
+	})
+	if errors.Is(err, ErrIdempotencyRace) {
+		if co, ok, err := s.replay(ctx, req, req.Idempotency); ok || err != nil {
+			return co, err
+		}
+	}
 	if err != nil {
 		return Checkout{}, err
 	}
-	pay, err := ch.Prepare(ctx, s.payRequest(o, clientIP, frontURL))
+	pay, err := ch.Prepare(ctx, s.payRequest(o, req))
 	if err != nil {
-		s.log.Error("channel prepare failed", "order_no", o.OrderNo, "channel", channel, "err", err)
-		if _, _, cerr := s.store.CloseOrder(ctx, o.OrderNo, "channel prepare failed", FailChannel, "支付渠道暂时不可用，请稍后再试"); cerr != nil {
+		s.log.Error("channel prepare failed", "order_no", o.OrderNo, "channel", o.Channel, "err", err)
+		f := Failure{Code: FailChannel, Message: explanations[FailChannel].title}
+		if cerr := s.closeOrder(context.WithoutCancel(ctx), o.OrderNo, "channel prepare failed", &f, false); cerr != nil {
 			s.log.Error("close after prepare failure", "order_no", o.OrderNo, "err", cerr)
 		}
-		return Checkout{}, apperr.New(apperr.BadGateway, "channel_unavailable", "支付渠道暂时不可用，请稍后再试").Wrap(err)
+		return Checkout{}, apperr.New(apperr.BadGateway, CodeChannelUnavailable, "支付渠道暂时不可用，请稍后再试").Wrap(err)
 	}
 	// The channel now knows the order: record it even if the client has gone.
-	if err := s.store.MarkPaying(context.WithoutCancel(ctx), o.OrderNo); err != nil {
+	if err := s.markPaying(context.WithoutCancel(ctx), o.OrderNo); err != nil {
 		return Checkout{}, err
 	}
 	o.Status = StatusPaying
 	return Checkout{Order: o, Pay: pay}, nil
 }
 
-func (s *Service) payRequest(o Order, clientIP, frontURL string) PayRequest {
-	return PayRequest{OrderNo: o.OrderNo, Amount: o.Amount, Description: o.Description(), CreatedAt: o.CreatedAt,
-		ExpiresAt: o.ExpiresAt, ClientIP: clientIP, Mobile: o.Mobile, FrontURL: frontURL,
-		NotifyURL: s.cfg.PublicURL + "/notify/" + o.Channel}
+// replay answers a request whose Idempotency-Key was used before: the same
+// order again when the request is the same, idempotency_key_reused when
+// it is not.
+func (s *Service) replay(ctx context.Context, req CreateRequest, k *IdempotencyKey) (Checkout, bool, error) {
+	no, hash, err := s.store.IdempotentOrder(ctx, k.StudentID, k.Key)
+	if IsNotFound(err) {
+		return Checkout{}, false, nil
+	}
+	if err != nil {
+		return Checkout{}, false, err
+	}
+	if hash != k.RequestHash {
+		return Checkout{}, true, apperr.New(apperr.Invalid, CodeIdempotencyReused, "该 Idempotency-Key 已用于另一个请求，请换一个新的 Idempotency-Key")
+	}
+	o, err := s.store.Order(ctx, no)
+	if err != nil {
+		return Checkout{}, true, err
+	}
+	co := Checkout{Order: o, Replayed: true}
+	if o.Status.Open() && s.now().Before(o.ExpiresAt) {
+		if co.Pay, err = s.Resume(ctx, o, ResumeRequest{ClientIP: req.ClientIP, Device: req.Device, PostBackURL: req.PostBackURL, ReturnURL: req.ReturnURL}); err != nil {
+			return Checkout{}, true, err
+		}
+		co.Order.Status = StatusPaying
+	}
+	return co, true, nil
+}
+
+// releaseExpired closes the orders whose hold on the student's lines has
+// ended, so their lines can be chosen again (R9), and returns the holds
+// still in force.
+func (s *Service) releaseExpired(ctx context.Context, tx Tx, holds []billing.Hold, now time.Time) ([]billing.Hold, error) {
+	var live []billing.Hold
+	closed := map[string]bool{}
+	for _, h := range holds {
+		if h.Active(now) {
+			live = append(live, h)
+			continue
+		}
+		if closed[h.OrderNo] {
+			continue
+		}
+		closed[h.OrderNo] = true
+		o, err := tx.LockOrder(ctx, h.OrderNo)
+		if err != nil {
+			return nil, err
+		}
+		s.closeIn(tx, o, "expired: hold ended", &Failure{Code: FailExpired, Message: explanations[FailExpired].title}, false)
+	}
+	return live, nil
+}
+
+func (s *Service) payRequest(o Order, req CreateRequest) PayRequest {
+	r := s.resumeRequest(o, ResumeRequest{ClientIP: req.ClientIP, Device: req.Device, PostBackURL: req.PostBackURL, ReturnURL: req.ReturnURL})
+	return r
+}
+
+// ResumeRequest is how a student's client wants to pay an open order again.
+type ResumeRequest struct {
+	ClientIP    string
+	Device      Device
+	PostBackURL string
+	ReturnURL   func(orderNo string) string
+}
+
+func (s *Service) resumeRequest(o Order, req ResumeRequest) PayRequest {
+	r := PayRequest{OrderNo: o.OrderNo, Amount: o.Amount, Description: o.Description(), Merchant: s.cfg.Merchant,
+		CreatedAt: o.CreatedAt, ExpiresAt: o.ExpiresAt, ClientIP: req.ClientIP, Device: req.Device,
+		PostBackURL: req.PostBackURL, NotifyURL: s.cfg.PublicURL + "/notify/" + o.Channel}
+	if req.ReturnURL != nil {
+		r.ReturnURL = req.ReturnURL(o.OrderNo)
+	}
+	return r
 }
 
 // Resume returns how to pay an open order again (the same order: UnionPay's
 // form is re-signed with the same txnTime, WeChat returns the same code_url).
-func (s *Service) Resume(ctx context.Context, o Order, clientIP, frontURL string) (PayInstruction, error) {
+func (s *Service) Resume(ctx context.Context, o Order, req ResumeRequest) (PayInstruction, error) {
 	if !o.Status.Open() || !s.now().Before(o.ExpiresAt) {
-		return PayInstruction{}, apperr.New(apperr.Conflict, "order_not_payable", "该订单已关闭或已支付，无需继续支付")
+		return PayInstruction{}, errNotPayable
 	}
 	ch, err := s.channels.For(o.SchoolID, o.Channel)
 	if err != nil {
 		return PayInstruction{}, err
 	}
-	pay, err := ch.Prepare(ctx, s.payRequest(o, clientIP, frontURL))
+	pay, err := ch.Prepare(ctx, s.resumeRequest(o, req))
 	if err != nil {
-		return PayInstruction{}, apperr.New(apperr.BadGateway, "channel_unavailable", "支付渠道暂时不可用，请稍后再试").Wrap(err)
+		return PayInstruction{}, apperr.New(apperr.BadGateway, CodeChannelUnavailable, "支付渠道暂时不可用，请稍后再试").Wrap(err)
 	}
 	if o.Status == StatusCreated {
-		if err := s.store.MarkPaying(context.WithoutCancel(ctx), o.OrderNo); err != nil {
+		if err := s.markPaying(context.WithoutCancel(ctx), o.OrderNo); err != nil {
 			return PayInstruction{}, err
 		}
 	}
 	return pay, nil
 }
 
+// markPaying records that the channel was asked to take the payment.
+func (s *Service) markPaying(ctx context.Context, orderNo string) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		o, err := tx.LockOrder(ctx, orderNo)
+		if err != nil {
+			return err
+		}
+		if o.Status == StatusCreated {
+			tx.SetStatus(o, StatusPaying, "channel prepared", OrderChange{})
+		}
+		return nil
+	})
+}
+
 // Cancel closes a student's open order: first at the channel where it can
 // be closed, and only after asking the channel whether it was paid, so that
 // a payment in flight is applied rather than turned into an overpayment.
 func (s *Service) Cancel(ctx context.Context, studentID int64, orderNo string) (Order, error) {
-	o, err := s.store.Order(ctx, orderNo)
-	if err != nil || o.StudentID != studentID {
-		return Order{}, apperr.New(apperr.NotFound, "order_not_found", "订单不存在")
+	o, err := s.StudentOrder(ctx, studentID, orderNo)
+	if err != nil {
+		return Order{}, err
 	}
 	if !o.Status.Open() {
 		if o.Status == StatusClosed {
 			return o, nil
 		}
-		return o, apperr.New(apperr.Conflict, "order_not_cancellable", "订单已支付，不能取消")
+		return o, apperr.New(apperr.Conflict, CodeOrderNotCancellable, "订单已支付，不能取消")
 	}
 	ch, err := s.channels.For(o.SchoolID, o.Channel)
 	if err != nil {
 		return o, err
 	}
+	alreadyPaid := func() (Order, error) {
+		o, _ := s.store.Order(ctx, orderNo)
+		return o, apperr.New(apperr.Conflict, CodeOrderAlreadyPaid, "该订单已支付成功，不能取消")
+	}
 	if paid, err := s.settleIfPaid(ctx, ch, o); err != nil {
 		return o, err
 	} else if paid {
-		o, _ = s.store.Order(ctx, orderNo)
-		return o, apperr.New(apperr.Conflict, "order_already_paid", "该订单已支付成功，不能取消")
+		return alreadyPaid()
 	}
-	if err := ch.Close(ctx, o.OrderNo); err != nil && !errors.Is(err, ErrCloseUnsupported) {
-		// It may have been paid between the query and the close.
-		if paid, qerr := s.settleIfPaid(ctx, ch, o); qerr == nil && paid {
-			o, _ = s.store.Order(ctx, orderNo)
-			return o, apperr.New(apperr.Conflict, "order_already_paid", "该订单已支付成功，不能取消")
+	if ch.Capabilities().Close {
+		if err := ch.Close(ctx, o.OrderNo); err != nil {
+			// It may have been paid between the query and the close.
+			if paid, qerr := s.settleIfPaid(ctx, ch, o); qerr == nil && paid {
+				return alreadyPaid()
+			}
+			return o, apperr.New(apperr.BadGateway, CodeChannelUnavailable, "暂时无法取消订单，请稍后再试").Wrap(err)
 		}
-		return o, apperr.New(apperr.BadGateway, "channel_unavailable", "暂时无法取消订单，请稍后再试").Wrap(err)
 	}
-	o, _, err = s.store.CloseOrder(ctx, o.OrderNo, "cancelled by student", "", "")
-	return o, err
+	if err := s.closeOrder(ctx, o.OrderNo, "cancelled by student", nil, true); err != nil {
+		return o, err
+	}
+	return s.store.Order(ctx, orderNo)
+}
+
+// closeOrder closes an open order in a transaction of its own; atChannel
+// says the channel already knows it closed (or cannot close it).
+func (s *Service) closeOrder(ctx context.Context, orderNo, cause string, f *Failure, atChannel bool) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		o, err := tx.LockOrder(ctx, orderNo)
+		if err != nil {
+			return err
+		}
+		s.closeIn(tx, o, cause, f, atChannel)
+		return nil
+	})
+}
+
+// closeIn is every consequence of closing an open order: the status and
+// its cause, the failure the student is shown, the lines freed, its
+// expiry done, and a close at the channel queued when the channel can
+// close and does not know yet (so a late scan cannot pay it). Queries
+// go on: a channel that cannot close may still report a payment.
+func (s *Service) closeIn(tx Tx, o Order, cause string, f *Failure, atChannel bool) bool {
+	if !o.Status.Open() {
+		return false
+	}
+	ch := OrderChange{ClosedAt: tx.Now(), Failure: f}
+	if f == nil && o.FailureCode != "" {
+		ch.Failure = &Failure{} // a cancel clears an earlier refusal
+	}
+	tx.SetStatus(o, StatusClosed, cause, ch)
+	tx.ReleaseHolds(o)
+	tx.FinishJobs(o.OrderNo, JobExpire)
+	if !atChannel && s.capsOf(o).Close {
+		tx.Enqueue(JobClose, o.OrderNo, tx.Now())
+	}
+	return true
+}
+
+// capsOf is what the order's channel can do; an adapter that is gone from
+// the configuration can do nothing.
+func (s *Service) capsOf(o Order) Capabilities {
+	ch, err := s.channels.For(o.SchoolID, o.Channel)
+	if err != nil {
+		return Capabilities{}
+	}
+	return ch.Capabilities()
 }
 
 // settleIfPaid queries the channel and applies a success; it reports
@@ -236,220 +476,22 @@ func (s *Service) Cancel(ctx context.Context, studentID int64, orderNo string) (
 func (s *Service) settleIfPaid(ctx context.Context, ch Channel, o Order) (bool, error) {
 	r, err := ch.Query(ctx, QueryRequest{OrderNo: o.OrderNo, CreatedAt: o.CreatedAt})
 	if err != nil {
-		return false, apperr.New(apperr.BadGateway, "channel_unavailable", "暂时无法确认支付结果，请稍后再试").Wrap(err)
+		return false, apperr.New(apperr.BadGateway, CodeChannelUnavailable, "暂时无法确认支付结果，请稍后再试").Wrap(err)
 	}
 	if r.Status != TxnSuccess {
 		return false, nil
 	}
 	r.Channel = o.Channel
-	if _, err := s.store.ApplySuccess(ctx, r, "query"); err != nil {
+	if _, err := s.ApplySuccess(ctx, r, "query", ""); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
-// Notification is a channel's HTTP answer to one notification.
-type Notification struct {
-	Status      int
-	ContentType string
-	Body        []byte
-	Outcome     *Outcome
-	Result      Result
-}
-
-// HandleNotification verifies a notification against every adapter of the
-// channel and applies it. A notification that fails verification changes
-// nothing and is answered 4xx; a replay is answered as success (I4).
-func (s *Service) HandleNotification(ctx context.Context, channel string, header map[string][]string, body []byte, source string) Notification {
-	fail := func(status int, msg string) Notification {
-		b := fmt.Appendf(nil, `{"code":"FAIL","message":%q}`, msg)
-		return Notification{Status: status, ContentType: "application/json", Body: b}
-	}
-	var (
-		r   Result
-		ch  Channel
-		err = errors.New("no adapter configured for " + channel)
-	)
-	for _, c := range s.channels.All(channel) {
-		if r, err = c.ParseNotification(ctx, header, body); err == nil {
-			ch = c
-			break
-		}
-	}
-	if err != nil {
-		s.log.Warn("notification refused", "channel", channel, "source", source, "err", err)
-		return fail(400, "verification failed")
-	}
-	r.Channel = channel
-	// The merchant that signed must be the one the order's school takes
-	// payments with, or the money would land in another school's books.
-	// An unknown order is refused below; any other failure to check means
-	// the notification is not applied now (the channel retries).
-	schoolID, err := s.store.OrderSchool(ctx, r.OrderNo)
-	switch {
-	case err == nil:
-		if own, err := s.channels.For(schoolID, channel); err != nil || own.MerchantID() != r.MerchantID {
-			s.log.Warn("notification from another merchant", "channel", channel, "order_no", r.OrderNo, "merchant", r.MerchantID)
-			return fail(400, "merchant mismatch")
-		}
-	case !gone(err):
-		s.log.Error("notification: look up order", "channel", channel, "order_no", r.OrderNo, "err", err)
-		return fail(500, "retry later")
-	}
-	status, ctype, ack := ch.NotificationAck()
-	n := Notification{Status: status, ContentType: ctype, Body: ack, Result: r}
-	switch r.Status {
-	case TxnSuccess:
-		out, err := s.store.ApplySuccess(ctx, r, source)
-		if err != nil {
-			if e, ok := apperr.As(err); ok && (e.Kind == apperr.Invalid || e.Kind == apperr.NotFound) {
-				s.log.Warn("notification does not match its order", "channel", channel, "order_no", r.OrderNo, "err", err)
-				return fail(400, e.Code)
-			}
-			s.log.Error("apply notification", "channel", channel, "order_no", r.OrderNo, "err", err)
-			return fail(500, "retry later")
-		}
-		n.Outcome = &out
-		s.log.Info("payment notification", "channel", channel, "order_no", r.OrderNo, "disposition", out.Disposition, "replay", out.Replay)
-	case TxnFailed:
-		if err := s.store.RecordFailure(ctx, r.OrderNo, failureOf(r)); err != nil && apperr.CodeOf(err) != "not_found" {
-			return fail(500, "retry later")
-		}
-	}
-	return n
-}
-
-// Settle asks the channel about an open order and applies the answer. It
-// reports whether the order reached a final state.
-func (s *Service) Settle(ctx context.Context, orderNo string) (bool, error) {
-	o, err := s.store.Order(ctx, orderNo)
-	if err != nil {
-		return gone(err), err
-	}
-	if !o.Status.Open() {
-		if !s.mayStillBePaid(o) {
-			return true, nil
-		}
-		// Closed here, but UnionPay has no close call: until its payTimeout
-		// (and the notification retries after it) have passed, a payment
-		// may still have happened. Ask, and keep what it says (I1, I4).
-		ch, err := s.channels.For(o.SchoolID, o.Channel)
-		if err != nil {
-			return false, err
-		}
-		paid, err := s.settleClosed(ctx, ch, o)
-		return paid, err
-	}
-	ch, err := s.channels.For(o.SchoolID, o.Channel)
-	if err != nil {
-		return false, err
-	}
-	r, err := ch.Query(ctx, QueryRequest{OrderNo: o.OrderNo, CreatedAt: o.CreatedAt})
-	if err != nil {
-		return false, err
-	}
-	r.Channel = o.Channel
-	expired := !s.now().Before(o.ExpiresAt)
-	switch r.Status {
-	case TxnSuccess:
-		_, err := s.store.ApplySuccess(ctx, r, "query")
-		return err == nil, err
-	case TxnRefunded:
-		// Paid and already refunded at the channel (by its console): the
-		// payment is still ours to record; the refund is the office's.
-		r.Status = TxnSuccess
-		_, err := s.store.ApplySuccess(ctx, r, "query")
-		return err == nil, err
-	case TxnClosed:
-		// Closed at the channel but still open here: the channel's own
-		// time limit ended it (WeChat's time_expire is whole seconds, so it
-		// can close before ExpiresAt), or another worker's expiry closed it
-		// and has not committed yet. Either way the student sees why.
-		code, msg := o.FailureCode, o.FailureMessage
-		if code == "" {
-			code, msg = expiredCode, expiredMsg
-		}
-		_, _, err := s.store.CloseOrder(ctx, o.OrderNo, "channel reports closed", code, msg)
-		return err == nil, err
-	case TxnFailed:
-		if !expired {
-			// The payer may still try another card on the gateway's page.
-			return false, s.store.RecordFailure(ctx, o.OrderNo, failureOf(r))
-		}
-		if err := s.store.RecordFailure(ctx, o.OrderNo, failureOf(r)); err != nil {
-			return false, err
-		}
-		f := failureOf(r)
-		if _, _, err := s.store.CloseOrder(ctx, o.OrderNo, "expired after failure "+r.RespCode, f.Code, f.Message); err != nil {
-			return false, err
-		}
-		return s.doneAsking(o), nil
-	}
-	if !expired {
-		return false, nil
-	}
-	if closed, err := s.expire(ctx, ch, o); !closed || err != nil {
-		return false, err
-	}
-	return s.doneAsking(o), nil
-}
-
-// doneAsking reports whether an order just closed on its expiry needs no
-// more queries: true, except for UnionPay, whose late successes are still
-// looked for until LateGrace has passed.
-func (s *Service) doneAsking(o Order) bool {
-	o.Status = StatusClosed
-	return !s.mayStillBePaid(o)
-}
-
-// gone reports whether a failure to load an order is final: only an order
-// that does not exist ends its jobs; a database hiccup is retried.
-func gone(err error) bool {
-	e, ok := apperr.As(err)
-	return ok && e.Kind == apperr.NotFound
-}
-
-// Now is the service's clock.
-func (s *Service) Now() time.Time { return s.now() }
-
-// LateGrace is how long after an order's expiry a UnionPay order closed
-// on our side is still queried: the gateway's notifications are retried
-// for about ten minutes, and a payment made just before payTimeout is only
-// known after it.
-const LateGrace = 12 * time.Minute
-
-// mayStillBePaid reports whether a closed order could still turn out paid
-// at its channel: UnionPay orders, whose gateway cannot be told to close.
-func (s *Service) mayStillBePaid(o Order) bool {
-	return o.Status == StatusClosed && o.Channel == UnionPay && o.ChannelTxnID == "" &&
-		s.now().Before(o.ExpiresAt.Add(LateGrace))
-}
-
-// Expire closes an order whose hold has ended, after making sure at the
-// channel that it was not paid.
-func (s *Service) Expire(ctx context.Context, orderNo string) (bool, error) {
-	o, err := s.store.Order(ctx, orderNo)
-	if err != nil {
-		return gone(err), err
-	}
-	if !o.Status.Open() {
-		return true, nil
-	}
-	ch, err := s.channels.For(o.SchoolID, o.Channel)
-	if err != nil {
-		return false, err
-	}
-	if paid, err := s.settleIfPaid(ctx, ch, o); err != nil || paid {
-		return paid, err
-	}
-	return s.expire(ctx, ch, o)
-}
-
 // The failure an order closed by its hold's end shows the student.
-const (
-	expiredCode = FailExpired
-	expiredMsg  = "订单超时未支付，已自动关闭"
-)
+func expiredFailure() *Failure {
+	return &Failure{Code: FailExpired, Message: explanations[FailExpired].title}
+}
 
 // failureOf is a failed result as recorded on the order.
 func failureOf(r Result) Failure {
@@ -460,78 +502,20 @@ func failureOf(r Result) Failure {
 	return Failure{Code: code, ChannelCode: r.RespCode, Message: r.RespMsg, Limit: r.Limit}
 }
 
-func (s *Service) expire(ctx context.Context, ch Channel, o Order) (bool, error) {
-	if err := ch.Close(ctx, o.OrderNo); err != nil && !errors.Is(err, ErrCloseUnsupported) {
-		return false, err
-	}
-	code, msg := o.FailureCode, o.FailureMessage
-	if code == "" {
-		code, msg = expiredCode, expiredMsg
-	}
-	_, _, err := s.store.CloseOrder(ctx, o.OrderNo, "expired", code, msg)
-	return err == nil, err
-}
-
-// CloseAtChannel closes a closed order at the channel too (WeChat), so a
-// late scan cannot pay it.
-func (s *Service) CloseAtChannel(ctx context.Context, orderNo string) error {
-	o, err := s.store.Order(ctx, orderNo)
-	if err != nil {
-		return err
-	}
-	ch, err := s.channels.For(o.SchoolID, o.Channel)
-	if err != nil {
-		return err
-	}
-	if err := ch.Close(ctx, orderNo); err != nil && !errors.Is(err, ErrCloseUnsupported) {
-		// Closing fails when it was paid meanwhile: then apply that payment.
-		if _, qerr := s.settleClosed(ctx, ch, o); qerr != nil {
+// recordFailure notes the channel's latest refusal on an open order
+// without closing it: the payer may still try another card before the
+// hold ends.
+func (s *Service) recordFailure(ctx context.Context, orderNo string, f Failure) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		o, err := tx.LockOrder(ctx, orderNo)
+		if err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-func (s *Service) settleClosed(ctx context.Context, ch Channel, o Order) (bool, error) {
-	r, err := ch.Query(ctx, QueryRequest{OrderNo: o.OrderNo, CreatedAt: o.CreatedAt})
-	if err != nil {
-		return false, err
-	}
-	if r.Status == TxnSuccess {
-		r.Channel = o.Channel
-		_, err := s.store.ApplySuccess(ctx, r, "query")
-		return err == nil, err
-	}
-	return false, nil
-}
-
-// PayRefund sends a pending refund to the channel and records its answer.
-// On a retry it first asks the channel what became of the earlier try, so
-// a refund whose answer was lost is never sent, or counted, twice.
-func (s *Service) PayRefund(ctx context.Context, schoolID int64, channel string, req RefundRequest, retry bool) (bool, error) {
-	ch, err := s.channels.For(schoolID, channel)
-	if err != nil {
-		return false, err
-	}
-	req.NotifyURL = s.cfg.PublicURL + "/notify/" + channel + "/refund"
-	var rr RefundResult
-	if retry {
-		if rr, err = ch.QueryRefund(ctx, req); err != nil {
-			return false, err
+		if o.Status.Open() {
+			tx.SetFailure(o, f)
 		}
-	}
-	if !retry || rr.Status == RefundNotFound {
-		if rr, err = ch.Refund(ctx, req); err != nil {
-			return false, err
-		}
-	}
-	if rr.Status == RefundPending || rr.Status == RefundNotFound {
-		return false, nil
-	}
-	if err := s.store.FinishRefund(ctx, req.RefundNo, rr); err != nil {
-		return false, err
-	}
-	return true, nil
+		return nil
+	})
 }
 
 // NextQuery is when to ask the channel again about an open order after
@@ -547,3 +531,8 @@ func (s *Service) NextQuery(attempts int) time.Time {
 	jitter := time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
 	return s.now().Add(d + jitter)
 }
+
+// clearingOf is the account of money the channel holds for the school.
+func clearingOf(o Order) string { return journal.Clearing(o.Channel, o.SchoolID) }
+
+func causef(format string, args ...any) string { return fmt.Sprintf(format, args...) }

@@ -6,13 +6,17 @@ import (
 	"testing"
 	"time"
 
+	"campuspay/internal/apperr"
+	"campuspay/internal/auth"
+	"campuspay/internal/jobs"
+	"campuspay/internal/payment"
 	"campuspay/internal/store"
 	"campuspay/internal/store/storetest"
 )
 
 func enqueue(t *testing.T, s *store.Store, kind, ref string, at time.Time) {
 	t.Helper()
-	if err := s.InTx(ctx, func(tx *store.Tx) error { return tx.Enqueue(ctx, kind, ref, at) }); err != nil {
+	if err := s.InTx(ctx, func(tx *store.Tx) error { tx.Enqueue(kind, ref, at); return nil }); err != nil {
 		t.Fatalf("enqueue: %v", err)
 	}
 }
@@ -22,13 +26,13 @@ func TestJobs(t *testing.T) {
 		storetest.Each(t, func(t *testing.T, s *store.Store) {
 			now := time.Now()
 			fixedClock(s, now)
-			enqueue(t, s, store.JobQuery, "CP1", now.Add(time.Minute))
-			enqueue(t, s, store.JobQuery, "CP1", now)
-			enqueue(t, s, store.JobExpire, "CP1", now)
-			if n := count(t, s, "jobs", "kind = $1 AND ref = $2", store.JobQuery, "CP1"); n != 1 {
+			enqueue(t, s, payment.JobQuery, "CP1", now.Add(time.Minute))
+			enqueue(t, s, payment.JobQuery, "CP1", now)
+			enqueue(t, s, payment.JobExpire, "CP1", now)
+			if n := count(t, s, "jobs", "kind = $1 AND ref = $2", payment.JobQuery, "CP1"); n != 1 {
 				t.Errorf("%d query jobs for CP1", n)
 			}
-			got, err := s.ClaimJobs(ctx, "w1", 10, time.Minute)
+			got, err := s.Claim(ctx, "w1", 10, time.Minute)
 			if err != nil || len(got) != 2 {
 				t.Errorf("claimed %+v %v, want both jobs due (the second enqueue moved run_at)", got, err)
 			}
@@ -40,7 +44,7 @@ func TestJobs(t *testing.T) {
 			fixedClock(s, now)
 			const jobs, workers = 60, 6
 			for i := 0; i < jobs; i++ {
-				enqueue(t, s, store.JobQuery, fmt.Sprintf("CP%03d", i), now.Add(-time.Second))
+				enqueue(t, s, payment.JobQuery, fmt.Sprintf("CP%03d", i), now.Add(-time.Second))
 			}
 			var mu sync.Mutex
 			leased := map[int64]string{}
@@ -51,7 +55,7 @@ func TestJobs(t *testing.T) {
 				go func(worker string) {
 					defer wg.Done()
 					for {
-						got, err := s.ClaimJobs(ctx, worker, 7, time.Hour)
+						got, err := s.Claim(ctx, worker, 7, time.Hour)
 						if err != nil {
 							errs <- err
 							return
@@ -84,22 +88,22 @@ func TestJobs(t *testing.T) {
 		storetest.Each(t, func(t *testing.T, s *store.Store) {
 			now := time.Now()
 			move := fixedClock(s, now)
-			enqueue(t, s, store.JobRefund, "RF1", now)
-			got, _ := s.ClaimJobs(ctx, "w1", 10, time.Minute)
+			enqueue(t, s, payment.JobRefund, "RF1", now)
+			got, _ := s.Claim(ctx, "w1", 10, time.Minute)
 			if len(got) != 1 || got[0].Attempts != 1 {
 				t.Fatalf("claimed %+v", got)
 			}
-			if again, _ := s.ClaimJobs(ctx, "w2", 10, time.Minute); len(again) != 0 {
+			if again, _ := s.Claim(ctx, "w2", 10, time.Minute); len(again) != 0 {
 				t.Errorf("a leased job was claimed again: %+v", again)
 			}
-			if err := s.RetryJob(ctx, got[0], now.Add(30*time.Second), "channel timeout"); err != nil {
+			if err := s.Retry(ctx, got[0], now.Add(30*time.Second), "channel timeout"); err != nil {
 				t.Fatal(err)
 			}
-			if early, _ := s.ClaimJobs(ctx, "w2", 10, time.Minute); len(early) != 0 {
+			if early, _ := s.Claim(ctx, "w2", 10, time.Minute); len(early) != 0 {
 				t.Errorf("a retried job ran before its time: %+v", early)
 			}
 			move(31 * time.Second)
-			got, _ = s.ClaimJobs(ctx, "w2", 10, time.Minute)
+			got, _ = s.Claim(ctx, "w2", 10, time.Minute)
 			if len(got) != 1 || got[0].Attempts != 2 {
 				t.Fatalf("retry claimed %+v", got)
 			}
@@ -108,21 +112,21 @@ func TestJobs(t *testing.T) {
 			if lastErr != "channel timeout" {
 				t.Errorf("last_error %q", lastErr)
 			}
-			if err := s.CompleteJob(ctx, got[0]); err != nil {
+			if err := s.Complete(ctx, got[0]); err != nil {
 				t.Fatal(err)
 			}
 			move(time.Hour)
-			if late, _ := s.ClaimJobs(ctx, "w3", 10, time.Minute); len(late) != 0 {
+			if late, _ := s.Claim(ctx, "w3", 10, time.Minute); len(late) != 0 {
 				t.Errorf("a completed job was claimed: %+v", late)
 			}
-			if p, _ := s.PendingJobs(ctx); p[store.JobRefund] != 0 {
+			if p, _ := s.Counts(ctx); p[jobs.StatePending][payment.JobRefund] != 0 {
 				t.Errorf("pending %v", p)
 			}
 			// a lease that ran out lets another worker take the job
-			enqueue(t, s, store.JobQuery, "CP9", s2now(s))
-			first, _ := s.ClaimJobs(ctx, "w1", 1, time.Minute)
+			enqueue(t, s, payment.JobQuery, "CP9", s2now(s))
+			first, _ := s.Claim(ctx, "w1", 1, time.Minute)
 			move(2 * time.Minute)
-			second, _ := s.ClaimJobs(ctx, "w2", 1, time.Minute)
+			second, _ := s.Claim(ctx, "w2", 1, time.Minute)
 			if len(first) != 1 || len(second) != 1 || first[0].ID != second[0].ID {
 				t.Errorf("expired lease: %+v then %+v", first, second)
 			}
@@ -137,63 +141,43 @@ func s2now(s *store.Store) time.Time {
 }
 
 func TestSessions(t *testing.T) {
-	t.Run("a_session_lives_while_used_and_dies_when_idle_expired_or_deleted", func(t *testing.T) {
+	t.Run("a_session_is_found_with_its_student_and_school_until_deleted", func(t *testing.T) {
 		storetest.Each(t, func(t *testing.T, s *store.Store) {
 			x := seed(t, s)
-			now := time.Now()
+			now := time.Now().Truncate(time.Millisecond)
 			move := fixedClock(s, now)
-			idle := 30 * time.Minute
-			stu := x.students[0].ID
-			mk := func(hash string, life time.Duration) {
-				if err := s.CreateSession(ctx, store.Session{TokenHash: hash, Kind: "web", StudentID: stu, CSRF: "c-" + hash, ExpiresAt: s2now(s).Add(life)}); err != nil {
+			stu := x.students[0]
+			for _, h := range []string{"a", "b", "c"} {
+				if err := s.CreateSession(ctx, auth.Session{TokenHash: h, Kind: auth.KindWeb, StudentID: stu.ID, CSRF: "c-" + h, ExpiresAt: now.Add(time.Hour)}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			touch := func(hash string) bool {
-				se, ok, err := s.TouchSession(ctx, hash, idle)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if ok && (se.StudentID != stu || se.CSRF != "c-"+hash) {
-					t.Errorf("session %+v", se)
-				}
-				return ok
+			se, st, sc, err := s.SessionPrincipal(ctx, "a")
+			if err != nil || se.CSRF != "c-a" || se.Kind != auth.KindWeb || !se.LastSeen.Equal(now) || !se.ExpiresAt.Equal(now.Add(time.Hour)) ||
+				st.ID != stu.ID || st.StudentNo != stu.StudentNo || sc.ID != x.school.ID || sc.Code != x.school.Code || sc.Policy.HelpLine == "" {
+				t.Fatalf("session %+v student %+v school %+v err %v", se, st, sc, err)
 			}
-			mk("a", 12*time.Hour)
-			if !touch("a") {
-				t.Fatal("a fresh session is not live")
-			}
-			for i := 0; i < 4; i++ { // used every 20 minutes: stays alive past one idle window
-				move(20 * time.Minute)
-				if !touch("a") {
-					t.Fatalf("session died while in use (step %d)", i)
-				}
-			}
-			move(31 * time.Minute)
-			if touch("a") {
-				t.Error("an idle session is still live")
-			}
-			if n := count(t, s, "sessions", "token_hash = $1", "a"); n != 0 {
-				t.Error("an idle session was not deleted")
-			}
-			mk("b", time.Hour)
-			for i := 0; i < 3; i++ {
-				move(25 * time.Minute)
-				touch("b")
-			}
-			if touch("b") {
-				t.Error("a session past its absolute expiry is live")
-			}
-			mk("c", time.Hour)
-			mk("d", time.Hour)
-			if err := s.DeleteSession(ctx, "c"); err != nil {
+			move(time.Minute)
+			if err := s.TouchSession(ctx, "a"); err != nil {
 				t.Fatal(err)
 			}
-			if touch("c") || !touch("d") {
-				t.Error("delete removed the wrong session")
+			if se, _, _, _ := s.SessionPrincipal(ctx, "a"); !se.LastSeen.Equal(now.Add(time.Minute)) {
+				t.Errorf("touched at %v", se.LastSeen)
 			}
-			if touch("never") {
-				t.Error("an unknown token is live")
+			if err := s.DeleteSession(ctx, "b"); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, _, err := s.SessionPrincipal(ctx, "b"); apperr.CodeOf(err) != apperr.CodeNotFound {
+				t.Errorf("deleted session: %v", err)
+			}
+			if err := s.DeleteStudentSessions(ctx, stu.ID, "a"); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, _, err := s.SessionPrincipal(ctx, "c"); apperr.CodeOf(err) != apperr.CodeNotFound {
+				t.Errorf("another session of the student survived: %v", err)
+			}
+			if _, _, _, err := s.SessionPrincipal(ctx, "a"); err != nil {
+				t.Errorf("the kept session: %v", err)
 			}
 		})
 	})

@@ -1,8 +1,10 @@
 // Package store keeps campuspay's state in SQLite (embedded default) or
-// PostgreSQL (production), behind one set of methods that take a context.
-// SQL is written by hand; where the dialects differ the difference is kept
-// next to the query. Every money change happens here inside a transaction
-// that also appends its journal entry.
+// PostgreSQL (production). It persists what the services decide: each
+// method is one transaction or one statement, with the SQL of every
+// statement declared per dialect in queries/<dialect>/*.sql. It enforces
+// in SQL the invariants that must hold whoever writes (guards, unique
+// keys, the append-only journal), and classifies driver failures by the
+// driver's own codes. It holds no business rule and no words for people.
 package store
 
 import (
@@ -12,15 +14,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"github.com/pressly/goose/v3"
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"campuspay/internal/apperr"
 )
@@ -39,65 +40,43 @@ const (
 
 // Store is the database.
 type Store struct {
-	db      *sql.DB
+	eng     engine
 	dialect Dialect
+	q       querySet
 	now     atomic.Pointer[func() time.Time] // set by SetClock; read by every transaction
-	stmts   *stmtCache                       // SQLite only: pgx caches prepared statements itself
-	applier *applier                         // SQLite only: group commit of payment successes
+	stats   *Stats
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// Open connects to dsn: "sqlite:PATH" (WAL, foreign keys, busy timeout,
-// immediate write transactions) or a "postgres://" URL. It does not migrate.
+// Open connects to dsn: "sqlite:PATH" or a "postgres://" URL. It does not
+// migrate.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	var (
-		db      *sql.DB
-		err     error
-		dialect Dialect
-	)
+	st := &Store{stats: &Stats{}}
+	var err error
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		dialect = Postgres
-		db, err = sql.Open("pgx", dsn)
-		if err == nil {
-			db.SetMaxOpenConns(16)
-			db.SetMaxIdleConns(16)
-		}
+		st.dialect = Postgres
+		st.eng, err = openPostgres(ctx, dsn, st.stats)
 	case strings.HasPrefix(dsn, "sqlite:"):
-		dialect = SQLite
+		st.dialect = SQLite
 		path := strings.TrimPrefix(dsn, "sqlite:")
 		if path == "" {
 			return nil, errors.New("store: sqlite DSN needs a path, e.g. sqlite:campuspay.db")
 		}
-		q := url.Values{}
-		for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(15000)", "synchronous(FULL)", "cache_size(-65536)", "temp_store(MEMORY)"} {
-			q.Add("_pragma", p)
-		}
-		q.Set("_txlock", "immediate")
-		db, err = sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-		if err == nil {
-			// One writer at a time is SQLite's nature; a small pool keeps
-			// readers concurrent while writers queue on the busy timeout.
-			db.SetMaxOpenConns(4)
-		}
+		st.eng, err = openSQLite(ctx, path, st.stats)
 	default:
 		return nil, fmt.Errorf("store: unknown DSN %q (want sqlite:PATH or postgres://…)", redactDSN(dsn))
 	}
 	if err != nil {
-		return nil, err
-	}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
 		return nil, fmt.Errorf("store: connect %s: %w", redactDSN(dsn), err)
 	}
-	st := &Store{db: db, dialect: dialect}
-	st.SetClock(time.Now)
-	if dialect == SQLite {
-		st.stmts = &stmtCache{db: db, m: map[string]*sql.Stmt{}}
-		st.applier = newApplier(st)
+	if st.q, err = loadQueries(st.dialect); err != nil {
+		st.eng.close()
+		return nil, err
 	}
+	st.SetClock(time.Now)
 	return st, nil
 }
 
@@ -118,26 +97,29 @@ func (s *Store) SetClock(now func() time.Time) { s.now.Store(&now) }
 // clock is the current clock (SetClock may change it while others read).
 func (s *Store) clock() time.Time { return (*s.now.Load())() }
 
+// Now is the store's clock: the one clock the services share, so that a
+// test moving it moves every deadline together.
+func (s *Store) Now() time.Time { return s.clock() }
+
 // Dialect reports the engine.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
-// DB exposes the handle for benchmarks and health checks.
-func (s *Store) DB() *sql.DB { return s.db }
+// DB is a database/sql handle on the store's database, for health checks,
+// benchmarks and tests' ad-hoc queries (which may use $N placeholders on
+// both engines).
+func (s *Store) DB() *sql.DB { return s.eng.db() }
+
+// Stats counts the statements and transactions run so far.
+func (s *Store) Stats() *Stats { return s.stats }
 
 // Close closes the database.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		if s.applier != nil {
-			s.applier.close()
-		}
-		s.stmts.close()
-		s.closeErr = s.db.Close()
-	})
+	s.closeOnce.Do(func() { s.closeErr = s.eng.close() })
 	return s.closeErr
 }
 
 // Migrate applies every pending migration of the store's dialect, each in
-// its own transaction.
+// its own transaction, then prepares the query set.
 func (s *Store) Migrate(ctx context.Context) error {
 	sub, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
 	if err != nil {
@@ -147,89 +129,233 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if s.dialect == Postgres {
 		gd = goose.DialectPostgres
 	}
-	p, err := goose.NewProvider(gd, s.db, sub)
+	p, err := goose.NewProvider(gd, s.DB(), sub)
 	if err != nil {
 		return fmt.Errorf("store: migrations: %w", err)
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
+	if e, ok := s.eng.(*sqliteEngine); ok {
+		return e.prepareAll(ctx, s.q)
+	}
 	return nil
 }
 
-// Tx is one database transaction.
-type Tx struct {
-	tx      *sql.Tx
-	dialect Dialect
-	now     time.Time
-	stmts   *stmtCache
+// sql returns the text of a named query; a name missing from the set is a
+// bug that the query-set test catches.
+func (s *Store) sql(name string) string {
+	q, ok := s.q[name]
+	if !ok {
+		panic("store: no query named " + name + " for " + string(s.dialect))
+	}
+	return q
 }
 
-// InTx runs fn in a transaction, committing when fn returns nil. On
-// PostgreSQL a serialization or deadlock failure is retried (bounded).
+// Tx is one database transaction. Reads go to the database at once;
+// writes are queued (see txConn) and checked at the next read or commit.
+type Tx struct {
+	s      *Store
+	c      txConn
+	ctx    context.Context
+	now    time.Time
+	writes int
+	bad    error // a write refused before reaching the database
+}
+
+// fail refuses the transaction: it will not commit.
+func (t *Tx) fail(err error) {
+	if t.bad == nil {
+		t.bad = err
+	}
+}
+
+// maxAttempts bounds how often a transaction is run again after a
+// retryable failure.
+const maxAttempts = 6
+
+// InTx runs fn in a transaction, committing when fn returns nil. A
+// serialization failure, deadlock or busy database runs it again (bounded,
+// with jittered back-off, honouring ctx), so fn must decide only from what
+// it reads through the transaction.
 func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
 	var err error
-	for attempt := 0; attempt < 5; attempt++ {
+	for attempt := 1; ; attempt++ {
 		err = s.inTxOnce(ctx, fn)
-		if err == nil || !retryable(err) {
-			return err
+		if err == nil || attempt == maxAttempts || !s.retryable(err) {
+			return s.translate(err)
 		}
-		time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
+		s.stats.Retries.Add(1)
+		backoff := time.Duration(attempt*attempt) * 5 * time.Millisecond
+		t := time.NewTimer(backoff/2 + time.Duration(rand.Int64N(int64(backoff))))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Store) inTxOnce(ctx context.Context, fn func(*Tx) error) (err error) {
+	c, err := s.eng.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	tx := &Tx{s: s, c: c, ctx: ctx, now: s.clock().Truncate(time.Millisecond)}
+	defer func() {
+		if p := recover(); p != nil {
+			c.rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		c.rollback()
+		return err
+	}
+	if tx.bad != nil {
+		c.rollback()
+		return tx.bad
+	}
+	return c.commit(ctx)
+}
+
+// retryable reports whether a failed transaction may succeed if run again:
+// a deadlock, a serialization failure or a busy database; or a concurrent
+// transaction that recorded the same channel transaction between our read
+// and our write (PostgreSQL's read committed), which the next run reads.
+func (s *Store) retryable(err error) bool {
+	var se *stmtError
+	if errors.As(err, &se) {
+		switch s.eng.classify(se.Err) {
+		case failRetry:
+			return true
+		case failUnique:
+			return se.Name == "payment_insert" || se.Name == "suspense_insert"
+		}
+		return false
+	}
+	return s.eng.classify(err) == failRetry
+}
+
+// translate turns what a caller can act on into the domain's errors: an
+// unavailable database into an internal error (never a "not found").
+func (s *Store) translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := apperr.As(err); ok {
+		return err
+	}
+	if f := s.eng.classify(err); f == failUnavailable {
+		return apperr.Internalf("store: database unavailable: %w", err)
 	}
 	return err
 }
 
-func (s *Store) inTxOnce(ctx context.Context, fn func(*Tx) error) error {
-	sqlTx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
-	}
-	tx := &Tx{tx: sqlTx, dialect: s.dialect, now: s.clock().Truncate(time.Millisecond), stmts: s.stmts}
-	if err := fn(tx); err != nil {
-		sqlTx.Rollback()
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
-	}
-	return nil
-}
-
-func retryable(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "SQLSTATE 40001") || strings.Contains(msg, "SQLSTATE 40P01")
-}
-
-// forUpdate is the row-lock suffix: PostgreSQL locks rows; SQLite's
-// immediate transactions already hold the database's write lock.
-func (t *Tx) forUpdate() string {
-	if t.dialect == Postgres {
-		return " FOR UPDATE"
-	}
-	return ""
-}
-
-func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.x().ExecContext(ctx, q, args...)
-}
-
-func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.x().QueryContext(ctx, q, args...)
-}
-
-func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.x().QueryRowContext(ctx, q, args...)
-}
-
-// insertID runs an INSERT … RETURNING id (both engines support RETURNING).
-func (t *Tx) insertID(ctx context.Context, q string, args ...any) (int64, error) {
-	var id int64
-	err := t.x().QueryRowContext(ctx, q+" RETURNING id", args...).Scan(&id)
-	return id, err
-}
-
 // Now is the transaction's clock reading.
 func (t *Tx) Now() time.Time { return t.now }
+
+// Writes counts the writes this transaction has issued.
+func (t *Tx) Writes() int { return t.writes }
+
+// write queues a named write; want is the number of rows it must change,
+// or anyRows.
+func (t *Tx) write(name string, want int64, args ...any) {
+	t.writes++
+	t.c.queue(name, t.s.sql(name), want, args...)
+}
+
+// read runs a named query now (sending queued writes first).
+func (t *Tx) read(ctx context.Context, name string, args ...any) (rows, error) {
+	r, err := t.c.query(ctx, t.s.sql(name), args...)
+	if err != nil {
+		return nil, wrapStmt(name, err)
+	}
+	return r, nil
+}
+
+// readRow runs a named query and scans its one row into dest; no row is
+// sql.ErrNoRows.
+func (t *Tx) readRow(ctx context.Context, name string, args []any, dest ...any) error {
+	r, err := t.read(ctx, name, args...)
+	if err != nil {
+		return err
+	}
+	return scanOne(r, dest...)
+}
+
+// exec runs a named write now and returns how many rows it changed.
+func (t *Tx) exec(ctx context.Context, name string, args ...any) (int64, error) {
+	t.writes++
+	n, err := t.c.exec(ctx, t.s.sql(name), args...)
+	return n, wrapStmt(name, err)
+}
+
+// flush sends the queued writes.
+func (t *Tx) flush(ctx context.Context) error { return t.c.flush(ctx) }
+
+func wrapStmt(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *stmtError
+	var rc *errRowCount
+	if errors.As(err, &se) || errors.As(err, &rc) {
+		return err
+	}
+	return &stmtError{Name: name, Err: err}
+}
+
+// read runs a named query outside a transaction.
+func (s *Store) read(ctx context.Context, name string, args ...any) (rows, error) {
+	r, err := s.eng.pool().query(ctx, s.sql(name), args...)
+	if err != nil {
+		return nil, s.translate(wrapStmt(name, err))
+	}
+	return r, nil
+}
+
+// readRow runs a named query outside a transaction and scans its one row.
+func (s *Store) readRow(ctx context.Context, name string, args []any, dest ...any) error {
+	r, err := s.read(ctx, name, args...)
+	if err != nil {
+		return err
+	}
+	return s.translate(scanOne(r, dest...))
+}
+
+// exec runs a named write outside a transaction.
+func (s *Store) exec(ctx context.Context, name string, args ...any) (int64, error) {
+	n, err := s.eng.pool().exec(ctx, s.sql(name), args...)
+	return n, s.translate(wrapStmt(name, err))
+}
+
+// scanOne scans the first row of r and closes it.
+func scanOne(r rows, dest ...any) error {
+	defer r.Close()
+	if !r.Next() {
+		if err := r.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := r.Scan(dest...); err != nil {
+		return err
+	}
+	return r.Err()
+}
+
+// each scans every row of r with scan, and closes it.
+func each(r rows, scan func(rows) error) error {
+	defer r.Close()
+	for r.Next() {
+		if err := scan(r); err != nil {
+			return err
+		}
+	}
+	return r.Err()
+}
 
 func ms(t time.Time) int64 {
 	if t.IsZero() {
@@ -245,12 +371,12 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v)
 }
 
-// ErrNotFound is the store's not-found, mapped to the domain's at the edge.
-var ErrNotFound = apperr.New(apperr.NotFound, "not_found", "未找到")
-
-func notFound(err error, what string) error {
+// notFound turns sql.ErrNoRows into the domain's not-found (the services
+// say what was not found, in their words); any other error passes
+// unchanged.
+func notFound(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		return apperr.New(apperr.NotFound, "not_found", what+"不存在")
+		return apperr.New(apperr.NotFound, apperr.CodeNotFound, "").Wrap(err)
 	}
 	return err
 }

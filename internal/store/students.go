@@ -2,103 +2,94 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
-	"campuspay/internal/apperr"
+	"campuspay/internal/auth"
 	"campuspay/internal/billing"
 )
+
+var _ auth.Store = (*Store)(nil)
 
 // ImportStudents applies a roll import in one transaction: new students
 // are added with the initial-password rule (no hash until they set their
 // own), known students get their details updated; identical rows change
-// nothing. If rows returns an error or any problem was reported, nothing
-// is applied.
-func (s *Store) ImportStudents(ctx context.Context, schoolID int64, rows func(yield func(billing.StudentInput) error) error) (billing.ImportStats, error) {
+// nothing. If rows returns an error, nothing is applied.
+func (s *Store) ImportStudents(ctx context.Context, schoolID int64, input func(yield func(billing.StudentInput) error) error) (billing.ImportStats, error) {
 	var st billing.ImportStats
 	err := s.InTx(ctx, func(tx *Tx) error {
 		st = billing.ImportStats{}
 		existing := map[string]billing.StudentInput{}
-		r, err := tx.query(ctx, `SELECT student_no, name, id_card, grade, major, class_name, phone FROM students WHERE school_id = $1`, schoolID)
+		r, err := tx.read(ctx, "students_of_school", schoolID)
 		if err != nil {
 			return err
 		}
-		for r.Next() {
+		if err := each(r, func(r rows) error {
 			var in billing.StudentInput
-			if err := r.Scan(&in.StudentNo, &in.Name, &in.IDCard, &in.Grade, &in.Major, &in.Class, &in.Phone); err != nil {
-				r.Close()
-				return err
-			}
+			err := r.Scan(&in.StudentNo, &in.Name, &in.IDCard, &in.Grade, &in.Major, &in.Class, &in.Phone)
 			existing[in.StudentNo] = in
-		}
-		r.Close()
-		const insQ = `INSERT INTO students (school_id, student_no, name, id_card, grade, major, class_name, phone,
-			password_hash, must_change_password, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'',$9,$10,$10)`
-		b := bound{q: insQ}
-		if tx.dialect == SQLite {
-			b = rebind(insQ)
-		}
-		ins, err := tx.tx.PrepareContext(ctx, b.q)
-		if err != nil {
 			return err
-		}
-		defer ins.Close()
-		insert := func(args ...any) error {
-			if tx.dialect == SQLite {
-				args = b.args(args)
-			}
-			_, err := ins.ExecContext(ctx, args...)
+		}); err != nil {
 			return err
 		}
 		now := ms(tx.now)
-		return rows(func(in billing.StudentInput) error {
+		return input(func(in billing.StudentInput) error {
 			st.Rows++
 			old, ok := existing[in.StudentNo]
 			in.Line = 0
 			switch {
 			case !ok:
 				st.Created++
-				return insert(schoolID, in.StudentNo, in.Name, in.IDCard, in.Grade, in.Major, in.Class, in.Phone, true, now)
+				tx.write("student_insert", 1, schoolID, in.StudentNo, in.Name, in.IDCard, in.Grade, in.Major, in.Class, in.Phone, now)
 			case old == in:
 				st.Unchanged++
-				return nil
 			default:
 				st.Updated++
-				_, err := tx.exec(ctx, `UPDATE students SET name=$1, id_card=$2, grade=$3, major=$4, class_name=$5, phone=$6, updated_at=$7
-					WHERE school_id=$8 AND student_no=$9`, in.Name, in.IDCard, in.Grade, in.Major, in.Class, in.Phone, now, schoolID, in.StudentNo)
-				return err
+				tx.write("student_update", 1, in.Name, in.IDCard, in.Grade, in.Major, in.Class, in.Phone, now, schoolID, in.StudentNo)
 			}
+			// A large roll goes in batches, not one pipeline of everything.
+			if tx.writes%500 == 0 {
+				return tx.flush(ctx)
+			}
+			return nil
 		})
 	})
 	return st, err
 }
 
-const studentCols = `id, school_id, student_no, name, id_card, grade, major, class_name, phone, password_hash, must_change_password, failed_logins, locked_until`
+func scanStudentTo(st *billing.Student, locked *int64) []any {
+	return []any{&st.ID, &st.SchoolID, &st.StudentNo, &st.Name, &st.IDCard, &st.Grade, &st.Major, &st.Class, &st.Phone,
+		&st.PasswordHash, &st.MustChangePassword, &st.FailedLogins, locked}
+}
 
-func scanStudent(sc interface{ Scan(...any) error }) (billing.Student, error) {
+func (s *Store) oneStudent(ctx context.Context, name string, args ...any) (billing.Student, error) {
+	r, err := s.read(ctx, name, args...)
+	if err != nil {
+		return billing.Student{}, err
+	}
 	var st billing.Student
 	var locked int64
-	err := sc.Scan(&st.ID, &st.SchoolID, &st.StudentNo, &st.Name, &st.IDCard, &st.Grade, &st.Major, &st.Class, &st.Phone,
-		&st.PasswordHash, &st.MustChangePassword, &st.FailedLogins, &locked)
+	if err := scanOne(r, scanStudentTo(&st, &locked)...); err != nil {
+		return st, s.translate(notFound(err))
+	}
 	st.LockedUntil = fromMS(locked)
-	return st, err
+	return st, nil
 }
 
 // StudentByNo finds a student of a school by student number.
 func (s *Store) StudentByNo(ctx context.Context, schoolID int64, no string) (billing.Student, error) {
-	st, err := scanStudent(s.x().QueryRowContext(ctx, `SELECT `+studentCols+` FROM students WHERE school_id=$1 AND student_no=$2`, schoolID, no))
-	return st, notFound(err, "学生")
+	return s.oneStudent(ctx, "student_by_no", schoolID, no)
 }
 
 // StudentByID finds a student.
 func (s *Store) StudentByID(ctx context.Context, id int64) (billing.Student, error) {
-	st, err := scanStudent(s.x().QueryRowContext(ctx, `SELECT `+studentCols+` FROM students WHERE id=$1`, id))
-	return st, notFound(err, "学生")
+	return s.oneStudent(ctx, "student_by_id", id)
 }
 
 // CountStudents counts a school's students.
 func (s *Store) CountStudents(ctx context.Context, schoolID int64) (int, error) {
 	var n int
-	err := s.x().QueryRowContext(ctx, `SELECT COUNT(*) FROM students WHERE school_id=$1`, schoolID).Scan(&n)
+	err := s.readRow(ctx, "students_count", []any{schoolID}, &n)
 	return n, err
 }
 
@@ -106,8 +97,8 @@ func (s *Store) CountStudents(ctx context.Context, schoolID int64) (int, error) 
 // the last attempt began.
 func (t *Tx) loginState(ctx context.Context, studentID int64) (failures int, lockedUntil, lastAttempt time.Time, err error) {
 	var locked, last int64
-	err = t.queryRow(ctx, `SELECT failed_logins, locked_until, login_attempt_at FROM students WHERE id=$1`+t.forUpdate(), studentID).Scan(&failures, &locked, &last)
-	return failures, fromMS(locked), fromMS(last), notFound(err, "学生")
+	err = t.readRow(ctx, "login_state_lock", []any{studentID}, &failures, &locked, &last)
+	return failures, fromMS(locked), fromMS(last), notFound(err)
 }
 
 // staleAttempt is how long a begun login may take before it counts as
@@ -132,13 +123,13 @@ func (s *Store) BeginLogin(ctx context.Context, studentID int64, max int, lock t
 			ok = false
 			if tx.now.Sub(last) > staleAttempt {
 				lockedUntil = tx.now.Add(lock)
-				_, err = tx.exec(ctx, `UPDATE students SET failed_logins = 0, locked_until = $1 WHERE id=$2`, ms(lockedUntil), studentID)
+				tx.write("login_lock", 1, ms(lockedUntil), studentID)
 			}
-			return err
+			return nil
 		}
 		ok = true
-		_, err = tx.exec(ctx, `UPDATE students SET failed_logins = failed_logins + 1, login_attempt_at = $1 WHERE id=$2`, ms(tx.now), studentID)
-		return err
+		tx.write("login_begin", 1, ms(tx.now), studentID)
+		return nil
 	})
 	return ok, lockedUntil, err
 }
@@ -155,13 +146,12 @@ func (s *Store) EndLogin(ctx context.Context, studentID int64, success bool, max
 		}
 		if success {
 			ok = true
-			_, err = tx.exec(ctx, `UPDATE students SET failed_logins = 0, locked_until = 0 WHERE id=$1`, studentID)
-			return err
+			tx.write("login_clear", 1, studentID)
+			return nil
 		}
 		if n >= max {
 			lockedUntil = tx.now.Add(lock)
-			_, err = tx.exec(ctx, `UPDATE students SET failed_logins = 0, locked_until = $1 WHERE id=$2`, ms(lockedUntil), studentID)
-			return err
+			tx.write("login_lock", 1, ms(lockedUntil), studentID)
 		}
 		return nil
 	})
@@ -170,13 +160,53 @@ func (s *Store) EndLogin(ctx context.Context, studentID int64, success bool, max
 
 // SetPassword stores a new password hash and clears the must-change flag.
 func (s *Store) SetPassword(ctx context.Context, studentID int64, hash string) error {
-	res, err := s.x().ExecContext(ctx, `UPDATE students SET password_hash=$1, must_change_password=$2, updated_at=$3 WHERE id=$4`,
-		hash, false, ms(s.clock()), studentID)
+	n, err := s.exec(ctx, "student_set_password", hash, ms(s.clock()), studentID)
+	if err == nil && n != 1 {
+		return notFound(sql.ErrNoRows)
+	}
+	return err
+}
+
+// CreateSession stores a session under the hash of its token.
+func (s *Store) CreateSession(ctx context.Context, se auth.Session) error {
+	_, err := s.exec(ctx, "session_insert", se.TokenHash, se.Kind, se.StudentID, se.CSRF, ms(s.clock()), ms(se.ExpiresAt))
+	return err
+}
+
+// SessionPrincipal finds a session with its student and school.
+func (s *Store) SessionPrincipal(ctx context.Context, hash string) (auth.Session, billing.Student, billing.School, error) {
+	var se auth.Session
+	var st billing.Student
+	var sc billing.School
+	var last, exp, locked int64
+	var pol string
+	r, err := s.read(ctx, "session_principal", hash)
 	if err != nil {
-		return err
+		return se, st, sc, err
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return apperr.New(apperr.NotFound, "not_found", "学生不存在")
+	dest := append([]any{&se.TokenHash, &se.Kind, &se.StudentID, &se.CSRF, &last, &exp}, scanStudentTo(&st, &locked)...)
+	dest = append(dest, &sc.ID, &sc.Code, &sc.Name, &sc.RegionCode, &sc.RegionName, &pol)
+	if err := scanOne(r, dest...); err != nil {
+		return se, st, sc, s.translate(notFound(err))
 	}
-	return nil
+	se.LastSeen, se.ExpiresAt, st.LockedUntil = fromMS(last), fromMS(exp), fromMS(locked)
+	return se, st, sc, scanSchoolInto(&sc, pol)
+}
+
+// TouchSession records that a session was used now.
+func (s *Store) TouchSession(ctx context.Context, hash string) error {
+	_, err := s.exec(ctx, "session_touch", ms(s.clock()), hash)
+	return err
+}
+
+// DeleteSession logs out.
+func (s *Store) DeleteSession(ctx context.Context, hash string) error {
+	_, err := s.exec(ctx, "session_delete", hash)
+	return err
+}
+
+// DeleteStudentSessions ends every session of a student except keep.
+func (s *Store) DeleteStudentSessions(ctx context.Context, studentID int64, keep string) error {
+	_, err := s.exec(ctx, "sessions_delete_student", studentID, keep)
+	return err
 }

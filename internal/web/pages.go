@@ -30,12 +30,12 @@ type homePage struct {
 type schoolLink struct{ Name, Region, URL string }
 
 func (h *handler) home(w http.ResponseWriter, r *http.Request) {
-	schools, err := h.Store.Schools(r.Context())
+	schools, err := h.Schools.Schools(r.Context())
 	if err != nil {
 		h.fail(w, r, nil, err)
 		return
 	}
-	pg := homePage{layout: layout{Title: "校园缴费平台"}, Sandbox: h.Sandbox != nil}
+	pg := homePage{layout: layout{Title: "校园缴费平台"}, Sandbox: h.Sandbox}
 	for _, s := range schools {
 		pg.Schools = append(pg.Schools, schoolLink{Name: s.Name, Region: s.RegionName, URL: schoolPath(s.Code)})
 	}
@@ -54,9 +54,9 @@ type loginPage struct {
 
 func (h *handler) loginPage(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("school")
-	sc, err := h.Store.SchoolByCode(r.Context(), code)
+	sc, err := h.Schools.School(r.Context(), code)
 	if err != nil {
-		h.renderError(w, r, http.StatusNotFound, "学校不存在，请从学校官网“网上缴费平台”进入", "/")
+		h.fail(w, r, nil, err)
 		return
 	}
 	if p, err := h.Auth.Authenticate(r.Context(), "web", cookieValue(r, sessionCookie)); err == nil && p.School.Code == code {
@@ -86,9 +86,9 @@ func (h *handler) newLoginPage(w http.ResponseWriter, r *http.Request, sc billin
 
 func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("school")
-	sc, err := h.Store.SchoolByCode(r.Context(), code)
+	sc, err := h.Schools.School(r.Context(), code)
 	if err != nil {
-		h.renderError(w, r, http.StatusNotFound, "学校不存在，请从学校官网“网上缴费平台”进入", "/")
+		h.fail(w, r, nil, err)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
@@ -274,7 +274,7 @@ func (h *handler) feesModel(ctx context.Context, p auth.Principal, sel []int64) 
 	}
 	pg.Total = total.Yuan()
 	for _, no := range b.OpenOrderNos {
-		o, err := h.Store.Order(ctx, no)
+		o, err := h.Payments.StudentOrder(ctx, p.Student.ID, no)
 		if err != nil {
 			return pg, err
 		}
@@ -374,14 +374,8 @@ func (h *handler) checkoutModel(p auth.Principal, d billing.Decision, channel st
 		pg.Items = append(pg.Items, lineView{Project: l.ProjectName, Item: l.ItemName, Amount: l.Unpaid().Yuan()})
 		pg.IDs = append(pg.IDs, l.ID)
 	}
-	pol := p.School.Policy
-	if pol.ChannelEnabled(payment.UnionPay) {
-		pg.Channels = append(pg.Channels, channelOption{Value: payment.UnionPay, Label: "银联在线",
-			Note: "输入银联卡号 → 取款密码 → 短信验证码（免费获取）→ 确认付款 → 返回商户"})
-	}
-	if pol.ChannelEnabled(payment.WeChat) {
-		pg.Channels = append(pg.Channels, channelOption{Value: payment.WeChat, Label: "微信支付",
-			Note: "用手机微信扫描电脑屏幕上显示的二维码"})
+	for _, m := range h.Payments.Methods(p.School) {
+		pg.Channels = append(pg.Channels, channelOption{Value: m.Name, Label: m.Label, Note: m.Hint})
 	}
 	for i := range pg.Channels {
 		pg.Channels[i].Checked = pg.Channels[i].Value == channel || (channel == "" && i == 0)
@@ -389,14 +383,37 @@ func (h *handler) checkoutModel(p auth.Principal, d billing.Decision, channel st
 	return pg
 }
 
-func (h *handler) frontURL(p auth.Principal) string {
-	return h.Payments.Config().PublicURL + schoolPath(p.School.Code, "return", "unionpay")
+// postBackURL is where a channel posts the payer's browser back to.
+func (h *handler) postBackURL(p auth.Principal, channel string) string {
+	return h.Payments.Config().PublicURL + schoolPath(p.School.Code, "return", channel)
+}
+
+// returnURL is where a channel that only redirects sends the payer back:
+// the order's page, which shows what the platform knows.
+func (h *handler) returnURL(p auth.Principal) func(string) string {
+	return func(orderNo string) string {
+		return h.Payments.Config().PublicURL + schoolPath(p.School.Code, "orders", orderNo)
+	}
+}
+
+func (h *handler) resumeRequest(r *http.Request, p auth.Principal, o payment.Order) payment.ResumeRequest {
+	return payment.ResumeRequest{ClientIP: clientIP(r), Device: deviceOf(r), PostBackURL: h.postBackURL(p, o.Channel), ReturnURL: h.returnURL(p)}
+}
+
+// deviceOf tells a phone's browser from a computer's by its user agent.
+func deviceOf(r *http.Request) payment.Device {
+	ua := r.UserAgent()
+	if strings.Contains(ua, "Mobile") || strings.Contains(ua, "Android") || strings.Contains(ua, "iPhone") {
+		return payment.Phone
+	}
+	return payment.Desktop
 }
 
 func (h *handler) pay(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	ids := parseIDs(r.PostForm["item"])
 	channel := r.PostFormValue("channel")
-	co, err := h.Payments.Create(r.Context(), p.School, p.Student, ids, channel, false, clientIP(r), h.frontURL(p))
+	co, err := h.Payments.Create(r.Context(), payment.CreateRequest{School: p.School, Student: p.Student, LineIDs: ids, Channel: channel,
+		Device: deviceOf(r), ClientIP: clientIP(r), PostBackURL: h.postBackURL(p, channel), ReturnURL: h.returnURL(p)})
 	if err != nil {
 		if c := apperr.CodeOf(err); c == "invalid_channel" || c == billing.CodeChannelDisabled {
 			if d, derr := h.Payments.Preview(r.Context(), p.Student.ID, p.School.Policy, ids); derr == nil {
@@ -431,7 +448,7 @@ type field struct{ Name, Value string }
 // UnionPay gateway, or the WeChat QR page (by redirect, so reloading it
 // does not post again).
 func (h *handler) showPay(w http.ResponseWriter, r *http.Request, p auth.Principal, o payment.Order, pay payment.PayInstruction) {
-	if pay.Type == "qr" {
+	if pay.Type == payment.PayQR {
 		h.codes.put(o.OrderNo, pay.CodeURL)
 		http.Redirect(w, r, schoolPath(p.School.Code, "orders", o.OrderNo), http.StatusSeeOther)
 		return
@@ -445,18 +462,19 @@ func (h *handler) showPay(w http.ResponseWriter, r *http.Request, p auth.Princip
 	h.render(w, http.StatusOK, "unionpay", pg)
 }
 
-// unionPayReturn takes the gateway's front return (返回商户). It is not
-// CSRF-protected: the signed fields are verified instead, and the result
-// page shows the state from the database, never from the post.
-func (h *handler) unionPayReturn(w http.ResponseWriter, r *http.Request) {
+// channelReturn takes a channel's front return (返回商户) posted through
+// the payer's browser. It is not CSRF-protected: the signed fields are
+// verified instead, and the result page shows the state from the
+// database, never from the post.
+func (h *handler) channelReturn(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("school")
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxForm))
 	if err != nil {
 		h.renderError(w, r, http.StatusBadRequest, "支付结果格式错误，请在“缴费记录”中查看订单状态", schoolPath(code, "orders"))
 		return
 	}
-	n := h.Payments.HandleNotification(r.Context(), payment.UnionPay, r.Header, body, "front")
-	if n.Status >= 400 || !payment.ValidOrderNo(n.Result.OrderNo) {
+	n, err := h.Payments.HandleNotification(r.Context(), r.PathValue("channel"), r.Header, body, "front")
+	if err != nil || !payment.ValidOrderNo(n.Result.OrderNo) {
 		h.renderError(w, r, http.StatusBadRequest, "支付结果验证失败，请在“缴费记录”中查看订单状态；如已扣款请联系客服", schoolPath(code, "orders"))
 		return
 	}
@@ -476,10 +494,8 @@ type orderView struct {
 	FailureMessage                          string
 }
 
-var channelLabels = map[string]string{payment.UnionPay: "银联在线", payment.WeChat: "微信支付"}
-
 func (h *handler) orderViewOf(p auth.Principal, o payment.Order) orderView {
-	v := orderView{OrderNo: o.OrderNo, Status: string(o.Status), Label: o.Status.Label(), Channel: channelLabels[o.Channel],
+	v := orderView{OrderNo: o.OrderNo, Status: string(o.Status), Label: o.Status.Label(), Channel: h.channelLabel(p, o.Channel),
 		Amount: o.Amount.Yuan(), Created: fmtTime(o.CreatedAt), Expires: fmtTime(o.ExpiresAt), PaidAt: fmtTime(o.PaidAt),
 		Open: o.Status.Open(), Paid: o.Status == payment.StatusPaid, MaskedCard: o.MaskedCard,
 		URL: schoolPath(p.School.Code, "orders", o.OrderNo)}
@@ -510,12 +526,12 @@ type ordersPage struct {
 }
 
 func (h *handler) orders(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	os, err := h.Store.Orders(r.Context(), p.Student.ID)
+	os, err := h.Payments.StudentOrders(r.Context(), p.Student.ID)
 	if err != nil {
 		h.fail(w, r, &p, err)
 		return
 	}
-	lines, err := h.Store.Lines(r.Context(), p.Student.ID)
+	lines, err := h.Payments.StudentLines(r.Context(), p.Student.ID)
 	if err != nil {
 		h.fail(w, r, &p, err)
 		return
@@ -536,22 +552,17 @@ func (h *handler) orders(w http.ResponseWriter, r *http.Request, p auth.Principa
 }
 
 func (h *handler) ownOrder(r *http.Request, p auth.Principal) (payment.Order, error) {
-	no := r.PathValue("order_no")
-	notFound := apperr.New(apperr.NotFound, "order_not_found", "订单不存在")
-	if !payment.ValidOrderNo(no) {
-		return payment.Order{}, notFound
-	}
-	o, err := h.Store.Order(r.Context(), no)
-	if err != nil {
-		if apperr.HTTPStatus(err) == http.StatusNotFound {
-			return o, notFound
+	return h.Payments.StudentOrder(r.Context(), p.Student.ID, r.PathValue("order_no"))
+}
+
+// channelLabel is a channel's name as students read it.
+func (h *handler) channelLabel(p auth.Principal, name string) string {
+	for _, m := range h.Payments.Methods(p.School) {
+		if m.Name == name {
+			return m.Label
 		}
-		return o, err
 	}
-	if o.StudentID != p.Student.ID {
-		return payment.Order{}, notFound
-	}
-	return o, nil
+	return name
 }
 
 type orderPage struct {
@@ -587,14 +598,12 @@ func (h *handler) order(w http.ResponseWriter, r *http.Request, p auth.Principal
 		return
 	}
 	v := h.orderViewOf(p, o)
-	if o.Status.Open() && o.Channel == payment.WeChat && h.Now().Before(o.ExpiresAt) {
+	if code := h.codes.get(o.OrderNo); code != "" && o.Status.Open() && h.Now().Before(o.ExpiresAt) {
 		pg := waitingPage{layout: layoutOf(p, "微信支付", "orders"), Order: v, QRURL: v.URL + "/qr.png", StatusURL: v.URL + "/status",
 			Warning: "请使用手机微信扫描电脑屏幕上的二维码，请勿扫描他人发来的二维码截图"}
 		pg.Refresh, pg.Script = 3, true
-		if h.Sandbox != nil {
-			if code, err := h.codeURL(r, p, o); err == nil {
-				pg.SandboxURL = h.Sandbox.WeChat.PayURL(code)
-			}
+		if h.PayerPage != nil {
+			pg.SandboxURL = h.PayerPage(code)
 		}
 		h.render(w, http.StatusOK, "wechat", pg)
 		return
@@ -663,12 +672,12 @@ func (h *handler) codeURL(r *http.Request, p auth.Principal, o payment.Order) (s
 	if c := h.codes.get(o.OrderNo); c != "" {
 		return c, nil
 	}
-	pay, err := h.Payments.Resume(r.Context(), o, clientIP(r), h.frontURL(p))
+	pay, err := h.Payments.Resume(r.Context(), o, h.resumeRequest(r, p, o))
 	if err != nil {
 		return "", err
 	}
-	if pay.CodeURL == "" {
-		return "", apperr.New(apperr.NotFound, "order_not_found", "订单不存在")
+	if pay.Type != payment.PayQR {
+		return "", apperr.New(apperr.NotFound, payment.CodeOrderNotPayable, "该订单无需扫码支付")
 	}
 	h.codes.put(o.OrderNo, pay.CodeURL)
 	return pay.CodeURL, nil
@@ -676,7 +685,7 @@ func (h *handler) codeURL(r *http.Request, p auth.Principal, o payment.Order) (s
 
 func (h *handler) qr(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	o, err := h.ownOrder(r, p)
-	if err == nil && (o.Channel != payment.WeChat || !o.Status.Open()) {
+	if err == nil && !o.Status.Open() {
 		err = apperr.New(apperr.NotFound, "order_not_payable", "该订单已关闭或已支付，无需继续支付")
 	}
 	var code string
@@ -708,7 +717,7 @@ func (h *handler) resume(w http.ResponseWriter, r *http.Request, p auth.Principa
 		http.Redirect(w, r, schoolPath(p.School.Code, "orders", o.OrderNo), http.StatusSeeOther)
 		return
 	}
-	pay, err := h.Payments.Resume(r.Context(), o, clientIP(r), h.frontURL(p))
+	pay, err := h.Payments.Resume(r.Context(), o, h.resumeRequest(r, p, o))
 	if err != nil {
 		h.fail(w, r, &p, err)
 		return

@@ -113,7 +113,7 @@ func (h *handler) renderErrorView(w http.ResponseWriter, r *http.Request, p *aut
 	} else {
 		l = layout{Title: "出错了"}
 		if code := r.PathValue("school"); code != "" {
-			if sc, err := h.Store.SchoolByCode(r.Context(), code); err == nil {
+			if sc, err := h.Schools.School(r.Context(), code); err == nil {
 				l.School = schoolOf(sc)
 			}
 		}

@@ -6,6 +6,7 @@
 package web
 
 import (
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
@@ -19,19 +20,59 @@ import (
 	"time"
 
 	"campuspay/internal/auth"
+	"campuspay/internal/billing"
 	"campuspay/internal/payment"
-	"campuspay/internal/sandbox"
-	"campuspay/internal/store"
+)
+
+// Auth is what the portal needs of logins and sessions.
+type Auth interface {
+	StudentLogin(ctx context.Context, schoolCode, studentNo, password string) (billing.School, billing.Student, error)
+	NewSession(ctx context.Context, kind string, studentID int64) (token, csrf string, err error)
+	Authenticate(ctx context.Context, kind, token string) (auth.Principal, error)
+	ChangePassword(ctx context.Context, p auth.Principal, old, pw string) error
+	Logout(ctx context.Context, p auth.Principal) error
+}
+
+// Payments is what the portal needs of the payment service.
+type Payments interface {
+	Board(ctx context.Context, studentID int64, p billing.Policy) (billing.Board, error)
+	Preview(ctx context.Context, studentID int64, p billing.Policy, lineIDs []int64) (billing.Decision, error)
+	Methods(school billing.School) []payment.ChannelInfo
+	Create(ctx context.Context, req payment.CreateRequest) (payment.Checkout, error)
+	Resume(ctx context.Context, o payment.Order, req payment.ResumeRequest) (payment.PayInstruction, error)
+	Cancel(ctx context.Context, studentID int64, orderNo string) (payment.Order, error)
+	StudentOrder(ctx context.Context, studentID int64, orderNo string) (payment.Order, error)
+	StudentOrders(ctx context.Context, studentID int64) ([]payment.Order, error)
+	StudentLines(ctx context.Context, studentID int64) ([]billing.Line, error)
+	Explain(ctx context.Context, o payment.Order, p billing.Policy) *payment.Explanation
+	HandleNotification(ctx context.Context, channel string, header map[string][]string, body []byte, source string) (payment.Notified, error)
+	Config() payment.Config
+}
+
+// Schools is the platform's directory of schools.
+type Schools interface {
+	Schools(ctx context.Context) ([]billing.School, error)
+	School(ctx context.Context, code string) (billing.School, error)
+}
+
+var (
+	_ Auth     = (*auth.Service)(nil)
+	_ Payments = (*payment.Service)(nil)
+	_ Schools  = (*billing.Directory)(nil)
 )
 
 // Deps are the services the portal stands on.
 type Deps struct {
-	Store    *store.Store
-	Auth     *auth.Service
-	Payments *payment.Service
-	Sandbox  *sandbox.Sandbox // nil when the sandbox is off
-	Log      *slog.Logger
-	Now      func() time.Time
+	Auth     Auth
+	Payments Payments
+	Schools  Schools
+	// PayerPage, when set (the sandbox is on), is the page where a test
+	// payer pays a QR code without a phone; the portal links to it.
+	PayerPage func(codeURL string) string
+	// Sandbox says the sandbox is on, for the home page's link to it.
+	Sandbox bool
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 //go:embed templates/*.html assets/*
@@ -94,7 +135,7 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("GET /s/{school}/fees", h.student(true, h.fees))
 	mux.HandleFunc("POST /s/{school}/checkout", h.student(true, h.checkout))
 	mux.HandleFunc("POST /s/{school}/pay", h.student(true, h.pay))
-	mux.HandleFunc("POST /s/{school}/return/unionpay", h.unionPayReturn)
+	mux.HandleFunc("POST /s/{school}/return/{channel}", h.channelReturn)
 	mux.HandleFunc("GET /s/{school}/orders", h.student(true, h.orders))
 	mux.HandleFunc("GET /s/{school}/orders/{order_no}", h.student(true, h.order))
 	mux.HandleFunc("GET /s/{school}/orders/{order_no}/status", h.student(true, h.orderStatus))

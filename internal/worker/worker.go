@@ -1,7 +1,9 @@
-// Package worker runs the durable background jobs: closing expired orders,
-// querying channels about orders whose outcome is unknown, closing orders
-// at the channel, and paying refunds out. Several processes may run it on
-// one database: each job is leased to one worker at a time.
+// Package worker runs the durable background jobs (internal/jobs) with the
+// handlers the domain registers: closing expired orders, querying channels
+// about orders whose outcome is unknown, closing orders at the channel,
+// paying refunds out. Several processes may run it on one database: each
+// job is leased to one worker at a time. A job that keeps failing ends
+// dead after MaxAttempts, with its last error, where a person sees it.
 package worker
 
 import (
@@ -12,44 +14,37 @@ import (
 	"os"
 	"time"
 
-	"campuspay/internal/payment"
-	"campuspay/internal/store"
+	"campuspay/internal/jobs"
 )
-
-// Jobs is the job queue.
-type Jobs interface {
-	ClaimJobs(ctx context.Context, worker string, limit int, lease time.Duration) ([]store.Job, error)
-	CompleteJob(ctx context.Context, j store.Job) error
-	RetryJob(ctx context.Context, j store.Job, runAt time.Time, reason string) error
-	Refund(ctx context.Context, refundNo string) (store.RefundInfo, error)
-}
 
 // Config tunes the worker.
 type Config struct {
 	Poll        time.Duration // how often to look for due jobs
 	Lease       time.Duration // how long a claimed job is ours
-	MaxAttempts int           // after this many tries a job is given up, with its last error kept
+	MaxAttempts int           // after this many tries a job is buried (dead)
 	Batch       int
+	RetryAfter  time.Duration // default wait before a retry a handler did not time
 }
 
 // DefaultConfig polls every second.
 func DefaultConfig() Config {
-	return Config{Poll: time.Second, Lease: 5 * time.Minute, MaxAttempts: 200, Batch: 20}
+	return Config{Poll: time.Second, Lease: 5 * time.Minute, MaxAttempts: 200, Batch: 20, RetryAfter: 30 * time.Second}
 }
 
 // Worker runs jobs.
 type Worker struct {
-	jobs Jobs
-	svc  *payment.Service
-	cfg  Config
-	id   string
-	log  *slog.Logger
-	// Handled counts jobs handled by kind, for tests and metrics.
-	OnHandled func(kind, ref string, final bool, err error)
+	q        jobs.Queue
+	handlers map[string]jobs.Handler
+	cfg      Config
+	id       string
+	log      *slog.Logger
+	now      func() time.Time
+	// OnHandled, when set, is told of every job run, for tests and metrics.
+	OnHandled func(j jobs.Job, res jobs.Result, err error)
 }
 
 // New returns a worker with a process-unique id.
-func New(jobs Jobs, svc *payment.Service, cfg Config, log *slog.Logger) *Worker {
+func New(q jobs.Queue, handlers map[string]jobs.Handler, cfg Config, log *slog.Logger, now func() time.Time) *Worker {
 	def := DefaultConfig()
 	if cfg.Batch <= 0 {
 		cfg.Batch = def.Batch
@@ -63,17 +58,25 @@ func New(jobs Jobs, svc *payment.Service, cfg Config, log *slog.Logger) *Worker 
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = def.MaxAttempts
 	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = def.RetryAfter
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
 	host, _ := os.Hostname()
-	return &Worker{jobs: jobs, svc: svc, cfg: cfg, log: log,
-		id: fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano()%1e6)}
+	return &Worker{q: q, handlers: handlers, cfg: cfg, log: log, now: now,
+		id: fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano()%1e9)}
 }
 
 // ID is the worker's lease identity.
 func (w *Worker) ID() string { return w.id }
 
-// Run loops until ctx ends.
-// Each wait is the poll interval ±20%, so that workers in several
-// processes do not fall into step with one always first to every job.
+// Run loops until ctx ends. Each wait is the poll interval ±20%, so that
+// workers in several processes do not fall into step.
 func (w *Worker) Run(ctx context.Context) {
 	for {
 		for w.RunOnce(ctx) == w.cfg.Batch && ctx.Err() == nil {
@@ -91,65 +94,55 @@ func (w *Worker) Run(ctx context.Context) {
 
 // RunOnce handles the jobs due now and reports how many it claimed.
 func (w *Worker) RunOnce(ctx context.Context) int {
-	jobs, err := w.jobs.ClaimJobs(ctx, w.id, w.cfg.Batch, w.cfg.Lease)
+	js, err := w.q.Claim(ctx, w.id, w.cfg.Batch, w.cfg.Lease)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.Error("claim jobs", "err", err)
 		}
 		return 0
 	}
-	for _, j := range jobs {
+	for _, j := range js {
 		w.handle(ctx, j)
 	}
-	return len(jobs)
+	return len(js)
 }
 
-func (w *Worker) handle(ctx context.Context, j store.Job) {
-	var final bool
+func (w *Worker) handle(ctx context.Context, j jobs.Job) {
+	var res jobs.Result
 	var err error
-	switch j.Kind {
-	case store.JobExpire:
-		final, err = w.svc.Expire(ctx, j.Ref)
-	case store.JobQuery:
-		final, err = w.svc.Settle(ctx, j.Ref)
-	case store.JobClose:
-		err = w.svc.CloseAtChannel(ctx, j.Ref)
-		final = err == nil
-	case store.JobRefund:
-		var ri store.RefundInfo
-		ri, err = w.jobs.Refund(ctx, j.Ref)
-		if err == nil {
-			if ri.Status != "pending" {
-				final = true
-			} else {
-				final, err = w.svc.PayRefund(ctx, ri.SchoolID, ri.Channel, ri.Req, j.Attempts > 1)
-			}
-		}
-	default:
+	if h, ok := w.handlers[j.Kind]; ok {
+		res, err = h(ctx, j)
+	} else {
 		err = fmt.Errorf("unknown job kind %q", j.Kind)
 	}
 	if w.OnHandled != nil {
-		w.OnHandled(j.Kind, j.Ref, final, err)
+		w.OnHandled(j, res, err)
 	}
 	switch {
-	case final:
-		if cerr := w.jobs.CompleteJob(ctx, j); cerr != nil {
+	case res.Done:
+		if cerr := w.q.Complete(ctx, j); cerr != nil {
 			w.log.Error("complete job", "kind", j.Kind, "ref", j.Ref, "err", cerr)
 		}
 	case j.Attempts >= w.cfg.MaxAttempts:
-		w.log.Error("job given up", "kind", j.Kind, "ref", j.Ref, "attempts", j.Attempts, "err", err)
-		w.jobs.RetryJob(ctx, j, w.svc.Now().Add(24*time.Hour), fmt.Sprintf("given up after %d attempts: %v", j.Attempts, err))
+		reason := fmt.Sprintf("given up after %d attempts", j.Attempts)
+		if err != nil {
+			reason += ": " + err.Error()
+		}
+		w.log.Error("job dead", "kind", j.Kind, "ref", j.Ref, "attempts", j.Attempts, "err", err)
+		if berr := w.q.Bury(ctx, j, reason); berr != nil {
+			w.log.Error("bury job", "kind", j.Kind, "ref", j.Ref, "err", berr)
+		}
 	default:
 		reason := ""
 		if err != nil {
 			reason = err.Error()
 			w.log.Warn("job will retry", "kind", j.Kind, "ref", j.Ref, "attempt", j.Attempts, "err", err)
 		}
-		next := w.svc.NextQuery(j.Attempts)
-		if j.Kind == store.JobExpire && err == nil {
-			next = w.svc.Now().Add(w.svc.Config().QueryInterval)
+		next := res.RetryAt
+		if next.IsZero() {
+			next = w.now().Add(w.cfg.RetryAfter)
 		}
-		if rerr := w.jobs.RetryJob(ctx, j, next, reason); rerr != nil {
+		if rerr := w.q.Retry(ctx, j, next, reason); rerr != nil {
 			w.log.Error("retry job", "kind", j.Kind, "ref", j.Ref, "err", rerr)
 		}
 	}

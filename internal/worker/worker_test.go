@@ -12,6 +12,7 @@ import (
 
 	"campuspay/internal/billing"
 	"campuspay/internal/channel"
+	"campuspay/internal/jobs"
 	"campuspay/internal/journal"
 	"campuspay/internal/payment"
 	"campuspay/internal/store"
@@ -25,6 +26,8 @@ import (
 type scripted struct {
 	mu          sync.Mutex
 	name        string
+	caps        payment.Capabilities
+	gate        func() // called in every Query: a test's synchronisation point
 	queryStatus payment.TxnStatus
 	queryErr    error
 	refundFirst payment.RefundStatus // Refund's answer
@@ -35,31 +38,47 @@ type scripted struct {
 	refundAsks  int
 }
 
+// Channel names: one that cannot close orders and takes debit cards only,
+// one that can close.
+const (
+	debitPay = "debitpay"
+	closePay = "closepay"
+)
+
 func newScripted(name string) *scripted {
-	return &scripted{name: name, queryStatus: payment.TxnNotFound, refundFirst: payment.RefundSuccess, refundQuery: payment.RefundNotFound, queries: map[string]int{}}
+	c := &scripted{name: name, queryStatus: payment.TxnNotFound, refundFirst: payment.RefundSuccess, refundQuery: payment.RefundNotFound, queries: map[string]int{}}
+	if name == closePay {
+		c.caps = payment.Capabilities{Close: true}
+	} else {
+		c.caps = payment.Capabilities{DebitOnly: true, LateGrace: 12 * time.Minute}
+	}
+	return c
 }
 
-func (c *scripted) Name() string       { return c.name }
-func (c *scripted) MerchantID() string { return "777290058110097" }
+func (c *scripted) Info() payment.ChannelInfo {
+	return payment.ChannelInfo{Name: c.name, Label: c.name}
+}
+func (c *scripted) MerchantID() string                                   { return "M-" + c.name }
+func (c *scripted) Capabilities() payment.Capabilities                   { return c.caps }
+func (c *scripted) Route() string                                        { return c.MerchantID() }
+func (c *scripted) NotificationRoute(map[string][]string, []byte) string { return "" }
 func (c *scripted) Prepare(context.Context, payment.PayRequest) (payment.PayInstruction, error) {
-	return payment.PayInstruction{Type: "form_post", URL: "http://gateway.invalid"}, nil
+	return payment.PayInstruction{Type: payment.PayFormPost, URL: "http://gateway.invalid"}, nil
 }
 func (c *scripted) Query(_ context.Context, q payment.QueryRequest) (payment.Result, error) {
 	c.mu.Lock()
 	c.queries[q.OrderNo]++
-	st, err := c.queryStatus, c.queryErr
+	st, err, gate := c.queryStatus, c.queryErr, c.gate
 	c.mu.Unlock()
-	// Long enough for the other worker to be at work meanwhile.
-	time.Sleep(time.Millisecond)
+	if gate != nil {
+		gate()
+	}
 	return payment.Result{Channel: c.name, OrderNo: q.OrderNo, Status: st}, err
 }
 func (c *scripted) Close(context.Context, string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closes++
-	if c.name == payment.UnionPay {
-		return payment.ErrCloseUnsupported
-	}
 	return nil
 }
 func (c *scripted) Refund(_ context.Context, req payment.RefundRequest) (payment.RefundResult, error) {
@@ -109,13 +128,14 @@ func newFixture(t *testing.T, s *store.Store) *fixture {
 	t.Helper()
 	school, students := storetest.Seed(t, s)
 	f := &fixture{st: s, school: school, students: students, now: time.Now().Truncate(time.Millisecond),
-		channels: map[string]*scripted{payment.UnionPay: newScripted(payment.UnionPay), payment.WeChat: newScripted(payment.WeChat)}}
+		channels: map[string]*scripted{debitPay: newScripted(debitPay), closePay: newScripted(closePay)}}
 	reg := channel.NewRegistry()
 	for _, c := range f.channels {
 		reg.SetDefault(c)
 	}
 	s.SetClock(f.clock)
 	f.svc = payment.NewService(s, reg, payCfg, nil, f.clock)
+	t.Cleanup(f.svc.Close)
 	return f
 }
 
@@ -132,25 +152,20 @@ func (f *fixture) advance(d time.Duration) {
 }
 
 func (f *fixture) worker(cfg worker.Config) *worker.Worker {
-	return worker.New(f.st, f.svc, cfg, slog.New(slog.DiscardHandler))
+	return worker.New(f.st, f.svc.Handlers(), cfg, slog.New(slog.DiscardHandler), f.clock)
 }
 
 // order holds lineIDs of student in a new paying order on ch, under a
 // policy that lets any lines go together.
 func (f *fixture) order(t *testing.T, student billing.Student, ch string, lineIDs []int64) payment.Order {
 	t.Helper()
-	ctx := context.Background()
-	pol := f.school.Policy
-	pol.MandatoryFirst, pol.OneProjectPerOrder = false, false
-	o, err := f.st.CreateOrder(ctx, payment.NewOrder{OrderNo: payment.NewOrderNo(f.clock()), Student: student, Policy: pol,
-		LineIDs: lineIDs, Channel: ch, FirstQuery: payCfg.FirstQuery})
+	school := f.school
+	school.Policy.MandatoryFirst, school.Policy.OneProjectPerOrder = false, false
+	co, err := f.svc.Create(context.Background(), payment.CreateRequest{School: school, Student: student, LineIDs: lineIDs, Channel: ch})
 	if err != nil {
 		t.Fatalf("create order: %v", err)
 	}
-	if err := f.st.MarkPaying(ctx, o.OrderNo); err != nil {
-		t.Fatal(err)
-	}
-	return o
+	return co.Order
 }
 
 func (f *fixture) lines(t *testing.T, student billing.Student) []int64 {
@@ -171,19 +186,19 @@ type job struct {
 	attempts  int
 	runAt     time.Time
 	done      bool
+	dead      bool
 	lastError string
 }
 
 func (f *fixture) job(t *testing.T, kind, ref string) job {
 	t.Helper()
 	var j job
-	var runAt, doneAt int64
-	// ref is an order or refund number (letters and digits only).
-	q := fmt.Sprintf(`SELECT attempts, run_at, done_at, last_error FROM jobs WHERE kind = '%s' AND ref = '%s'`, kind, ref)
-	if err := f.st.DB().QueryRowContext(context.Background(), q).Scan(&j.attempts, &runAt, &doneAt, &j.lastError); err != nil {
+	var runAt, doneAt, deadAt int64
+	q := `SELECT attempts, run_at, done_at, dead_at, last_error FROM jobs WHERE kind = $1 AND ref = $2`
+	if err := f.st.DB().QueryRowContext(context.Background(), q, kind, ref).Scan(&j.attempts, &runAt, &doneAt, &deadAt, &j.lastError); err != nil {
 		t.Fatalf("job %s %s: %v", kind, ref, err)
 	}
-	j.runAt, j.done = time.UnixMilli(runAt), doneAt != 0
+	j.runAt, j.done, j.dead = time.UnixMilli(runAt), doneAt != 0, deadAt != 0
 	return j
 }
 
@@ -203,8 +218,8 @@ func TestExpiredOrdersAreClosed(t *testing.T) {
 		channel    string
 		wantCloses int // calls to the channel's close
 	}{
-		{"a UnionPay order past its hold is closed as expired", payment.UnionPay, 1},
-		{"a WeChat order past its hold is closed as expired, at the channel too", payment.WeChat, 1},
+		{"an order of a channel that cannot close is closed here as expired", debitPay, 0},
+		{"an order of a channel that can close is closed as expired at the channel too", closePay, 1},
 	}
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		f := newFixture(t, s)
@@ -235,7 +250,7 @@ func TestExpiredOrdersAreClosed(t *testing.T) {
 				if n := ch.count(func(c *scripted) int { return c.closes }) - closes; n != c.wantCloses {
 					t.Fatalf("the channel was asked to close %d times, want %d", n, c.wantCloses)
 				}
-				if j := f.job(t, store.JobExpire, o.OrderNo); !j.done {
+				if j := f.job(t, payment.JobExpire, o.OrderNo); !j.done {
 					t.Fatalf("expire job not done: %+v", j)
 				}
 				if holds, _ := s.Holds(ctx, stu.ID); len(holds) != 0 {
@@ -251,9 +266,9 @@ func TestQueryJobsRetryThenGiveUp(t *testing.T) {
 	ctx := context.Background()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		f := newFixture(t, s)
-		ch := f.channels[payment.UnionPay]
+		ch := f.channels[debitPay]
 		ch.set(func(c *scripted) { c.queryErr = errors.New("channel down: connection refused") })
-		o := f.order(t, f.students[0], payment.UnionPay, f.lines(t, f.students[0]))
+		o := f.order(t, f.students[0], debitPay, f.lines(t, f.students[0]))
 		w := f.worker(fastWorker) // MaxAttempts 3
 		steps := []struct {
 			name     string
@@ -262,7 +277,7 @@ func TestQueryJobsRetryThenGiveUp(t *testing.T) {
 		}{
 			{"a failed query is retried soon, keeping the error", 1, false},
 			{"a second failed query is retried again", 2, false},
-			{"after MaxAttempts the query is given up for a day, its error kept", 3, true},
+			{"after MaxAttempts the job is dead, its error kept", 3, true},
 		}
 		for _, st := range steps {
 			t.Run(st.name, func(t *testing.T) {
@@ -271,7 +286,7 @@ func TestQueryJobsRetryThenGiveUp(t *testing.T) {
 				if n := ch.count(func(c *scripted) int { return c.queries[o.OrderNo] }) - before; n != 1 {
 					t.Fatalf("%d queries, want 1", n)
 				}
-				j := f.job(t, store.JobQuery, o.OrderNo)
+				j := f.job(t, payment.JobQuery, o.OrderNo)
 				if j.done || j.attempts != st.attempts {
 					t.Fatalf("job %+v, want not done after %d attempts", j, st.attempts)
 				}
@@ -281,10 +296,10 @@ func TestQueryJobsRetryThenGiveUp(t *testing.T) {
 				if given := strings.Contains(j.lastError, "given up"); given != st.givenUp {
 					t.Fatalf("last_error %q, given up %v", j.lastError, st.givenUp)
 				}
-				wait := j.runAt.Sub(f.clock())
-				if st.givenUp && wait < 23*time.Hour {
-					t.Fatalf("a given-up job runs again in %v, want about 24 h", wait)
+				if j.dead != st.givenUp {
+					t.Fatalf("job dead %v, want %v", j.dead, st.givenUp)
 				}
+				wait := j.runAt.Sub(f.clock())
 				if !st.givenUp && (wait <= 0 || wait > payCfg.QueryMaxInterval+payCfg.QueryMaxInterval/5) {
 					t.Fatalf("retry in %v, want within the query backoff", wait)
 				}
@@ -294,12 +309,19 @@ func TestQueryJobsRetryThenGiveUp(t *testing.T) {
 				f.advance(3 * time.Second)
 			})
 		}
-		t.Run("a given-up job is not tried again within the day", func(t *testing.T) {
-			before := ch.count(func(c *scripted) int { return c.queries[o.OrderNo] })
-			f.advance(time.Minute)
+		t.Run("a dead job is never tried again and is counted as dead", func(t *testing.T) {
+			var ran []string
+			w.OnHandled = func(j jobs.Job, _ jobs.Result, _ error) { ran = append(ran, j.Kind) }
+			f.advance(48 * time.Hour)
 			w.RunOnce(ctx)
-			if n := ch.count(func(c *scripted) int { return c.queries[o.OrderNo] }) - before; n != 0 {
-				t.Fatalf("%d more queries", n)
+			for _, k := range ran {
+				if k == payment.JobQuery {
+					t.Fatalf("a dead query job ran again (jobs run: %v)", ran)
+				}
+			}
+			counts, err := s.Counts(ctx)
+			if err != nil || counts[jobs.StateDead][payment.JobQuery] != 1 || counts[jobs.StatePending][payment.JobQuery] != 0 {
+				t.Fatalf("counts %v %v", counts, err)
 			}
 		})
 	})
@@ -309,14 +331,36 @@ func TestTwoWorkersHandleEachJobOnce(t *testing.T) {
 	ctx := context.Background()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		f := newFixture(t, s)
-		ch := f.channels[payment.UnionPay]
-		ch.set(func(c *scripted) { c.queryStatus = payment.TxnPending })
+		ch := f.channels[debitPay]
 		var orders []string
 		for _, stu := range f.students {
 			for _, id := range f.lines(t, stu) {
-				orders = append(orders, f.order(t, stu, payment.UnionPay, []int64{id}).OrderNo)
+				orders = append(orders, f.order(t, stu, debitPay, []int64{id}).OrderNo)
 			}
 		}
+		// Both workers must be at work at once: each one's first query
+		// waits (a bounded time) until the other has begun one too.
+		var both sync.WaitGroup
+		arrived := map[string]bool{}
+		var amu sync.Mutex
+		ch.set(func(c *scripted) {
+			c.queryStatus = payment.TxnPending
+			both.Add(2)
+			c.gate = func() {
+				amu.Lock()
+				first := len(arrived) < 2
+				amu.Unlock()
+				if !first {
+					return
+				}
+				done := make(chan struct{})
+				go func() { both.Wait(); close(done) }()
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+				}
+			}
+		})
 		cfg := fastWorker
 		cfg.Batch = 4 // several claims each, interleaved
 		workers := []*worker.Worker{f.worker(cfg), f.worker(cfg)}
@@ -329,6 +373,14 @@ func TestTwoWorkersHandleEachJobOnce(t *testing.T) {
 				var wg sync.WaitGroup
 				claimed := make([]int, len(workers))
 				for i, w := range workers {
+					w.OnHandled = func(j jobs.Job, _ jobs.Result, _ error) {
+						amu.Lock()
+						defer amu.Unlock()
+						if !arrived[w.ID()] {
+							arrived[w.ID()] = true
+							both.Done()
+						}
+					}
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
@@ -346,6 +398,9 @@ func TestTwoWorkersHandleEachJobOnce(t *testing.T) {
 				wg.Wait()
 				if claimed[0]+claimed[1] != len(orders) {
 					t.Errorf("claimed %v, want %d in all", claimed, len(orders))
+				}
+				if round == 1 && (claimed[0] == 0 || claimed[1] == 0) {
+					t.Errorf("claimed %v: both workers must have taken jobs", claimed)
 				}
 				for _, no := range orders {
 					if n := ch.count(func(c *scripted) int { return c.queries[no] }); n != round {
@@ -375,18 +430,16 @@ func TestRefundJobsPayOutOnce(t *testing.T) {
 		payable := journal.RefundsPayable(f.school.ID)
 		for i, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				ch := newScripted(payment.UnionPay)
-				ch.refundFirst, ch.refundQuery = c.refundFirst, c.refundQuery
-				reg := channel.NewRegistry()
-				reg.SetDefault(ch)
-				reg.SetDefault(f.channels[payment.WeChat])
-				svc := payment.NewService(s, reg, payCfg, nil, f.clock)
-				w := worker.New(s, svc, fastWorker, slog.New(slog.DiscardHandler))
+				ch := f.channels[debitPay]
+				ch.set(func(x *scripted) {
+					x.refundFirst, x.refundQuery, x.refunds, x.refundAsks = c.refundFirst, c.refundQuery, 0, 0
+				})
+				w := f.worker(fastWorker)
 
 				stu := f.students[i]
-				o := f.order(t, stu, payment.UnionPay, f.lines(t, stu))
-				out, err := s.ApplySuccess(ctx, payment.Result{Channel: payment.UnionPay, MerchantID: ch.MerchantID(), OrderNo: o.OrderNo,
-					Status: payment.TxnSuccess, Amount: o.Amount, Currency: "CNY", ChannelTxnID: "Q" + o.OrderNo, CardType: payment.CardCredit}, "notify")
+				o := f.order(t, stu, debitPay, f.lines(t, stu))
+				out, err := f.svc.ApplySuccess(ctx, payment.Result{Channel: debitPay, MerchantID: ch.MerchantID(), OrderNo: o.OrderNo,
+					Status: payment.TxnSuccess, Amount: o.Amount, Currency: "CNY", ChannelTxnID: "Q" + o.OrderNo, CardType: payment.CardCredit}, "notify", "")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -407,10 +460,10 @@ func TestRefundJobsPayOutOnce(t *testing.T) {
 					t.Fatalf("%d refund queries, want %d", n, c.wantAsks)
 				}
 				ri, err := s.Refund(ctx, out.RefundNo)
-				if err != nil || ri.Status != "success" || ri.Req.Amount != o.Amount {
+				if err != nil || ri.State != payment.RefundStateSuccess || ri.Amount != o.Amount {
 					t.Fatalf("refund %+v %v, want success of %v", ri, err, o.Amount)
 				}
-				if j := f.job(t, store.JobRefund, out.RefundNo); !j.done {
+				if j := f.job(t, payment.JobRefund, out.RefundNo); !j.done {
 					t.Fatalf("refund job not done: %+v", j)
 				}
 				if bal, err := s.AccountBalance(ctx, payable); err != nil || bal != 0 {
@@ -418,6 +471,35 @@ func TestRefundJobsPayOutOnce(t *testing.T) {
 				}
 				f.verify(t)
 			})
+		}
+	})
+}
+
+// TestCloseJobsCloseAtTheChannel: an order closed here without the channel
+// knowing (its hold ended and another order took its lines) is closed at
+// the channel by its close job, once.
+func TestCloseJobsCloseAtTheChannel(t *testing.T) {
+	ctx := context.Background()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		f := newFixture(t, s)
+		ch := f.channels[closePay]
+		stu := f.students[0]
+		o := f.order(t, stu, closePay, f.lines(t, stu))
+		f.advance(o.ExpiresAt.Sub(f.clock()) + time.Second)
+		f.order(t, stu, debitPay, f.lines(t, stu)) // takes the lines; o is closed here
+		if got, _ := s.Order(ctx, o.OrderNo); got.Status != payment.StatusClosed {
+			t.Fatalf("old order %s", got.Status)
+		}
+		closes := ch.count(func(c *scripted) int { return c.closes })
+		w := f.worker(fastWorker)
+		for range 3 {
+			w.RunOnce(ctx)
+		}
+		if n := ch.count(func(c *scripted) int { return c.closes }) - closes; n != 1 {
+			t.Fatalf("closed at the channel %d times, want 1", n)
+		}
+		if j := f.job(t, payment.JobClose, o.OrderNo); !j.done {
+			t.Fatalf("close job %+v", j)
 		}
 	})
 }

@@ -32,13 +32,13 @@ func TestPrepareFields(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in, err := e.adapter.Prepare(context.Background(), payment.PayRequest{
 				OrderNo: "P2025090100001", Amount: 580000, Description: "学费&住宿费", CreatedAt: created,
-				ExpiresAt: created.Add(15 * time.Minute), Mobile: tc.mobile, FrontURL: "https://pay.example/return",
+				ExpiresAt: created.Add(15 * time.Minute), Device: deviceOf(tc.mobile), PostBackURL: "https://pay.example/return",
 				NotifyURL: "https://pay.example/notify",
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if in.Type != "form_post" || in.URL != e.gwURL+"/gateway/api/frontTransReq.do" {
+			if in.Type != payment.PayFormPost || in.URL != e.gwURL+"/gateway/api/frontTransReq.do" {
 				t.Fatalf("instruction %s %s", in.Type, in.URL)
 			}
 			want := map[string]string{
@@ -312,16 +312,27 @@ func TestRefund(t *testing.T) {
 	}
 }
 
-func TestCloseUnsupported(t *testing.T) {
+func deviceOf(phone bool) payment.Device {
+	if phone {
+		return payment.Phone
+	}
+	return payment.Desktop
+}
+
+func TestCapabilitiesAndNames(t *testing.T) {
 	e := newEnv(t)
-	if err := e.adapter.Close(context.Background(), "T20250001"); !errors.Is(err, payment.ErrCloseUnsupported) {
-		t.Fatalf("Close = %v", err)
+	caps := e.adapter.Capabilities()
+	if caps.Close || !caps.DebitOnly || caps.LateGrace < 10*time.Minute {
+		t.Fatalf("capabilities %+v: the gateway cannot close, takes debit cards only, and notifies for ~10 minutes", caps)
+	}
+	if err := e.adapter.Close(context.Background(), "T20250001"); err == nil {
+		t.Fatal("Close succeeded on a gateway without a close call")
 	}
 	status, ct, body := e.adapter.NotificationAck()
 	if status != 200 || ct != "text/plain; charset=utf-8" || string(body) != "ok" {
 		t.Fatalf("ack %d %q %q", status, ct, body)
 	}
-	if e.adapter.Name() != payment.UnionPay || e.adapter.MerchantID() != keys.MerID {
+	if e.adapter.Info().Name != unionpay.Name || e.adapter.MerchantID() != keys.MerID || e.adapter.Route() != keys.MerID {
 		t.Fatal("name or merchant id")
 	}
 	if unionpay.RespMessage("33") != "交易金额超限" {

@@ -119,7 +119,7 @@ func (e *env) post(t testing.TB, no string, amount money.Fen) payment.PayInstruc
 	now := time.Now()
 	in, err := e.adapter.Prepare(context.Background(), payment.PayRequest{
 		OrderNo: no, Amount: amount, Description: "学费,住宿费", CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute),
-		FrontURL: e.platform.srv.URL + "/pay/return", NotifyURL: e.platform.srv.URL + "/notify/unionpay",
+		PostBackURL: e.platform.srv.URL + "/pay/return", NotifyURL: e.platform.srv.URL + "/notify/unionpay",
 	})
 	if err != nil {
 		t.Fatal(err)

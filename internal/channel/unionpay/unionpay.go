@@ -117,8 +117,40 @@ func New(cfg Config) (*Adapter, error) {
 	return &Adapter{cfg: cfg, certID: acp.CertID(cfg.SignCert)}, nil
 }
 
-// Name is payment.UnionPay.
-func (a *Adapter) Name() string { return payment.UnionPay }
+// Name is the channel's name in data: orders, the API, the journal.
+const Name = "unionpay"
+
+// LateGrace is how long after an order's payTimeout a payment may still
+// be reported: the gateway cannot close an order, and retries its back
+// notification for about ten minutes.
+const LateGrace = 12 * time.Minute
+
+// Info names the channel.
+func (a *Adapter) Info() payment.ChannelInfo {
+	return payment.ChannelInfo{Name: Name, Label: "银联在线",
+		Hint: "输入银联卡号 → 取款密码 → 短信验证码（免费获取）→ 确认付款 → 返回商户"}
+}
+
+// Capabilities: no close call (payTimeout bounds the order), debit cards
+// only (R1, checked on every success), a daily settlement file.
+func (a *Adapter) Capabilities() payment.Capabilities {
+	return payment.Capabilities{Close: false, DebitOnly: true, LateGrace: LateGrace, Statement: true}
+}
+
+// Route is the merId: notifications are routed by the merId they carry.
+func (a *Adapter) Route() string { return a.cfg.MerID }
+
+// NotificationRoute reads merId from a notification without verifying it.
+func (a *Adapter) NotificationRoute(header map[string][]string, body []byte) string {
+	if len(body) > maxBody {
+		return ""
+	}
+	v, err := url.ParseQuery(string(body))
+	if err != nil {
+		return ""
+	}
+	return v.Get("merId")
+}
 
 // MerchantID is the merId.
 func (a *Adapter) MerchantID() string { return a.cfg.MerID }
@@ -171,7 +203,7 @@ func (a *Adapter) Prepare(ctx context.Context, req payment.PayRequest) (payment.
 		expires = created.Add(15 * time.Minute)
 	}
 	channelType := "07"
-	if req.Mobile {
+	if req.Device == payment.Phone {
 		channelType = "08"
 	}
 	f := a.base("01", "01", "000201")
@@ -181,13 +213,13 @@ func (a *Adapter) Prepare(ctx context.Context, req payment.PayRequest) (payment.
 	f["payTimeout"] = bjTime(expires)
 	f["txnAmt"] = strconv.FormatInt(int64(req.Amount), 10)
 	f["currencyCode"] = cny
-	f["frontUrl"] = req.FrontURL
+	f["frontUrl"] = req.PostBackURL
 	f["backUrl"] = req.NotifyURL
 	if d := commodity(req.Description); d != "" {
 		f["riskRateInfo"] = "{commodityName=" + d + "}"
 	}
 	a.sign(f)
-	return payment.PayInstruction{Type: "form_post", URL: a.cfg.GatewayURL + PathFront, Fields: f}, nil
+	return payment.PayInstruction{Type: payment.PayFormPost, URL: a.cfg.GatewayURL + PathFront, Fields: f}, nil
 }
 
 // post sends a signed form and verifies the signed k=v& answer.
@@ -248,10 +280,10 @@ func (a *Adapter) Query(ctx context.Context, req payment.QueryRequest) (payment.
 		r.OrderNo = req.OrderNo
 		return r, nil
 	case "34":
-		return payment.Result{Channel: payment.UnionPay, MerchantID: a.cfg.MerID, OrderNo: req.OrderNo,
+		return payment.Result{Channel: Name, MerchantID: a.cfg.MerID, OrderNo: req.OrderNo,
 			Status: payment.TxnNotFound, RespCode: code, RespMsg: kv["respMsg"]}, nil
 	case "03", "04", "05":
-		return payment.Result{Channel: payment.UnionPay, MerchantID: a.cfg.MerID, OrderNo: req.OrderNo,
+		return payment.Result{Channel: Name, MerchantID: a.cfg.MerID, OrderNo: req.OrderNo,
 			Status: payment.TxnPending, RespCode: code, RespMsg: kv["respMsg"]}, nil
 	default:
 		return payment.Result{}, fmt.Errorf("unionpay: query refused: respCode %s %s", code, kv["respMsg"])
@@ -271,7 +303,7 @@ func firstNonEmpty(s ...string) string {
 // result code (origRespCode of a query, respCode of a notification).
 func (a *Adapter) result(kv map[string]string, code, msg string) payment.Result {
 	r := payment.Result{
-		Channel:      payment.UnionPay,
+		Channel:      Name,
 		MerchantID:   kv["merId"],
 		OrderNo:      kv["orderId"],
 		ChannelTxnID: kv["queryId"],
@@ -346,9 +378,10 @@ func paidAt(traceTime, txnTime string) time.Time {
 	return time.Time{}
 }
 
-// Close is not offered by UnionPay's gateway: payTimeout bounds the order.
+// Close is not offered by UnionPay's gateway: payTimeout bounds the order
+// (Capabilities says so, and the service never calls it).
 func (a *Adapter) Close(ctx context.Context, orderNo string) error {
-	return payment.ErrCloseUnsupported
+	return errors.New("unionpay: the gateway has no close call")
 }
 
 // Refund asks for a refund (退货, txnType 04) of a paid order.

@@ -114,8 +114,30 @@ func New(ctx context.Context, cfg Config) (*Adapter, error) {
 	return a, nil
 }
 
-// Name implements payment.Channel.
-func (a *Adapter) Name() string { return payment.WeChat }
+// Name is the channel's name in data: orders, the API, the journal.
+const Name = "wechat"
+
+// Info names the channel.
+func (a *Adapter) Info() payment.ChannelInfo {
+	return payment.ChannelInfo{Name: Name, Label: "微信支付", Hint: "用手机微信扫描电脑屏幕上显示的二维码；在手机上则直接跳转到微信支付"}
+}
+
+// Capabilities: unpaid orders can be closed (so a cancelled order cannot
+// be paid by a late scan), any card the payer's WeChat has, a daily
+// trade bill.
+func (a *Adapter) Capabilities() payment.Capabilities {
+	return payment.Capabilities{Close: true, Statement: true}
+}
+
+// Route is the platform public key ID: WeChat Pay names the key that
+// signed a notification in its Wechatpay-Serial header, and each
+// merchant has its own.
+func (a *Adapter) Route() string { return a.cfg.PlatformPubKeyID }
+
+// NotificationRoute reads Wechatpay-Serial without verifying anything.
+func (a *Adapter) NotificationRoute(header map[string][]string, body []byte) string {
+	return http.Header(header).Get("Wechatpay-Serial")
+}
 
 // MerchantID implements payment.Channel: the mchid.
 func (a *Adapter) MerchantID() string { return a.cfg.MchID }
@@ -148,7 +170,7 @@ func (a *Adapter) Prepare(ctx context.Context, req payment.PayRequest) (payment.
 	if resp.CodeUrl == nil || *resp.CodeUrl == "" {
 		return payment.PayInstruction{}, fmt.Errorf("wechat: prepay %s: no code_url in response", req.OrderNo)
 	}
-	return payment.PayInstruction{Type: "qr", CodeURL: *resp.CodeUrl}, nil
+	return payment.PayInstruction{Type: payment.PayQR, CodeURL: *resp.CodeUrl}, nil
 }
 
 // Query asks for the order by out_trade_no. An order WeChat Pay does not
@@ -161,7 +183,7 @@ func (a *Adapter) Query(ctx context.Context, req payment.QueryRequest) (payment.
 	if err != nil {
 		var ae *core.APIError
 		if errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound && ae.Code == "ORDER_NOT_EXIST" {
-			return payment.Result{Channel: payment.WeChat, MerchantID: a.cfg.MchID, OrderNo: req.OrderNo,
+			return payment.Result{Channel: Name, MerchantID: a.cfg.MchID, OrderNo: req.OrderNo,
 				Status: payment.TxnNotFound, RespCode: ae.Code, RespMsg: ae.Message}, nil
 		}
 		return payment.Result{}, fmt.Errorf("wechat: query %s: %w", req.OrderNo, err)
@@ -356,7 +378,7 @@ func (a *Adapter) result(tx *payments.Transaction) (payment.Result, error) {
 		st = payment.TxnPending
 	}
 	res := payment.Result{
-		Channel:      payment.WeChat,
+		Channel:      Name,
 		MerchantID:   a.cfg.MchID,
 		OrderNo:      deref(tx.OutTradeNo),
 		Status:       st,

@@ -36,7 +36,7 @@ func TestPayFlowEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ins.Type != "qr" || !strings.HasPrefix(ins.CodeURL, "weixin://wxpay/bizpayurl?pr=") {
+	if ins.Type != payment.PayQR || !strings.HasPrefix(ins.CodeURL, "weixin://wxpay/bizpayurl?pr=") {
 		t.Fatalf("instruction = %+v", ins)
 	}
 	// The same order again returns the same code_url.
@@ -71,7 +71,7 @@ func TestPayFlowEndToEnd(t *testing.T) {
 	got := n.res
 	if got.Status != payment.TxnSuccess || got.OrderNo != req.OrderNo || got.Amount != 580000 ||
 		got.Currency != "CNY" || !txnIDRe.MatchString(got.ChannelTxnID) || got.NotificationID == "" ||
-		got.Channel != payment.WeChat || got.MerchantID != e.keys.MchID || got.CardType != payment.CardUnknown ||
+		got.Channel != wechat.Name || got.MerchantID != e.keys.MchID || got.CardType != payment.CardUnknown ||
 		got.PaidAt.IsZero() || got.RespCode != "SUCCESS" {
 		t.Fatalf("notification result = %+v", got)
 	}
@@ -530,7 +530,7 @@ func TestNotificationAck(t *testing.T) {
 	if status, ct, body := a.NotificationAck(); status != http.StatusNoContent || ct != "" || body != nil {
 		t.Fatalf("ack = %d %q %q", status, ct, body)
 	}
-	if a.Name() != payment.WeChat || a.MerchantID() != keys(t).MchID {
+	if a.Info().Name != wechat.Name || !a.Capabilities().Close || a.MerchantID() != keys(t).MchID {
 		t.Fatal("name or merchant id")
 	}
 }

@@ -27,7 +27,6 @@ import (
 	"campuspay/internal/channel/unionpay"
 	"campuspay/internal/channel/unionpay/acp"
 	"campuspay/internal/money"
-	"campuspay/internal/payment"
 	"campuspay/internal/sandbox/notify"
 )
 
@@ -289,7 +288,7 @@ func (g *Gateway) Pay(ctx context.Context, orderNo, cardNo, pin, phone, smsCode 
 	g.log.Info("sandbox unionpay payment succeeded", "order_no", orderNo, "query_id", t.QueryID, "notify", t.Notified)
 	if t.Notified && g.n != nil {
 		fields, snap := o.fields, *t
-		g.n.Send(payment.UnionPay, orderNo, fields["backUrl"], notify.UnionPaySchedule,
+		g.n.Send(unionpay.Name, orderNo, fields["backUrl"], notify.UnionPaySchedule,
 			func(status int) bool { return status == http.StatusOK },
 			func() notify.Message {
 				body := url.Values{}

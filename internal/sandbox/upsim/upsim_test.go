@@ -74,7 +74,7 @@ func (e *env) prepare(t *testing.T, no string, amount int64, expires time.Durati
 	now := time.Now()
 	in, err := e.adapter.Prepare(context.Background(), payment.PayRequest{OrderNo: no, Amount: money.Fen(amount),
 		Description: "学费", CreatedAt: now, ExpiresAt: now.Add(expires),
-		FrontURL: e.srv.URL + "/platform/return", NotifyURL: e.srv.URL + "/platform/notify"})
+		PostBackURL: e.srv.URL + "/platform/return", NotifyURL: e.srv.URL + "/platform/notify"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"campuspay/internal/payment"
 	"campuspay/internal/sandbox/notify"
 )
 
@@ -50,7 +49,7 @@ func (s *Server) Pay(ctx context.Context, codeURL string) (tradeState string, er
 
 	s.log.Info("wxsim: order paid", "out_trade_no", orderNo, "transaction_id", tx.TransactionID)
 	if s.n != nil {
-		s.n.Send(payment.WeChat, orderNo, notifyURL, notify.WeChatSchedule,
+		s.n.Send("wechat", orderNo, notifyURL, notify.WeChatSchedule,
 			func(status int) bool { return status == http.StatusOK || status == http.StatusNoContent },
 			func() notify.Message { return s.notification(id, now, tx) })
 	}

@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -218,4 +220,100 @@ func Rows[T any](rows []T) func(yield func(T) error) error {
 		}
 		return nil
 	}
+}
+
+// Count counts a table's rows, with an optional WHERE clause and its
+// arguments ($N placeholders work on both engines).
+func Count(t testing.TB, s *store.Store, table string, where ...any) int {
+	t.Helper()
+	q := "SELECT COUNT(*) FROM " + table
+	var args []any
+	if len(where) > 0 {
+		q += " WHERE " + where[0].(string)
+		args = where[1:]
+	}
+	var n int
+	if err := s.DB().QueryRowContext(context.Background(), q, args...).Scan(&n); err != nil {
+		t.Fatalf("count %s: %v", table, err)
+	}
+	return n
+}
+
+// Snapshot is the state "nothing changes" is checked against: the row
+// counts of every money table and the total paid on bill lines.
+type Snapshot struct {
+	Entries, Postings, Events, Payments, Refunds, Lines, Orders, Holds, Jobs, Suspense int
+	Paid                                                                               money.Fen
+}
+
+// Snap takes a Snapshot.
+func Snap(t testing.TB, s *store.Store) Snapshot {
+	t.Helper()
+	var paid int64
+	if err := s.DB().QueryRowContext(context.Background(), `SELECT COALESCE(SUM(paid), 0) FROM bill_lines`).Scan(&paid); err != nil {
+		t.Fatal(err)
+	}
+	return Snapshot{
+		Entries: Count(t, s, "journal_entries"), Postings: Count(t, s, "journal_postings"), Events: Count(t, s, "order_events"),
+		Payments: Count(t, s, "payments_received"), Refunds: Count(t, s, "refunds"), Lines: Count(t, s, "bill_lines"),
+		Orders: Count(t, s, "orders"), Holds: Count(t, s, "line_holds"), Jobs: Count(t, s, "jobs"), Suspense: Count(t, s, "suspense"),
+		Paid: money.Fen(paid),
+	}
+}
+
+// Same fails t unless the state is as before.
+func Same(t testing.TB, s *store.Store, before Snapshot) {
+	t.Helper()
+	if after := Snap(t, s); after != before {
+		t.Errorf("state changed:\n before %+v\n after  %+v", before, after)
+	}
+}
+
+// JournalOK fails t unless VerifyJournal finds the journal sound (I2).
+func JournalOK(t testing.TB, s *store.Store) store.VerifyReport {
+	t.Helper()
+	rep, err := s.VerifyJournal(context.Background())
+	if err != nil {
+		t.Fatalf("verify journal: %v", err)
+	}
+	if !rep.OK() {
+		t.Errorf("journal not sound: unbalanced %v, receivable mismatch %v", rep.Unbalanced, rep.ReceivableMismatch)
+	}
+	return rep
+}
+
+// Balance sums an account's postings.
+func Balance(t testing.TB, s *store.Store, account string) money.Fen {
+	t.Helper()
+	b, err := s.AccountBalance(context.Background(), account)
+	if err != nil {
+		t.Fatalf("balance %s: %v", account, err)
+	}
+	return b
+}
+
+// FixedClock sets the store's clock to a fixed instant and returns it and
+// a function that moves it; the clock is safe to read concurrently.
+func FixedClock(s *store.Store, start time.Time) (now func() time.Time, move func(d time.Duration) time.Time) {
+	var at atomic.Int64
+	at.Store(start.UnixMilli())
+	now = func() time.Time { return time.UnixMilli(at.Load()) }
+	s.SetClock(now)
+	return now, func(d time.Duration) time.Time { return time.UnixMilli(at.Add(d.Milliseconds())) }
+}
+
+// Race runs fn(i) for i in [0, n) at once, released together.
+func Race(n int, fn func(i int)) {
+	var start, done sync.WaitGroup
+	start.Add(1)
+	done.Add(n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			defer done.Done()
+			start.Wait()
+			fn(i)
+		}(i)
+	}
+	start.Done()
+	done.Wait()
 }

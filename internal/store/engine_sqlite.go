@@ -1,0 +1,241 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// sqliteEngine is SQLite through modernc.org/sqlite (pure Go): WAL,
+// synchronous FULL, foreign keys on, immediate write transactions (a
+// transaction takes the write lock at BEGIN, so writers queue instead of
+// failing at commit). Every named query is prepared once per connection
+// and reused; modernc would parse a statement on each call otherwise.
+type sqliteEngine struct {
+	sdb   *sql.DB
+	stats *Stats
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // by query text, prepared on the pool
+}
+
+func openSQLite(ctx context.Context, path string, stats *Stats) (*sqliteEngine, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(15000)", "synchronous(FULL)", "cache_size(-65536)", "temp_store(MEMORY)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	// One writer at a time is SQLite's nature; a small pool keeps readers
+	// concurrent while writers queue on the busy timeout.
+	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &sqliteEngine{sdb: db, stats: stats, stmts: map[string]*sql.Stmt{}}, nil
+}
+
+func (e *sqliteEngine) db() *sql.DB { return e.sdb }
+
+// param is plain ?: modernc binds numbered parameters by searching the
+// statement for each, 8× slower on a 2,000-parameter INSERT (measured:
+// 190k rows/s with ? against 24k with $N).
+func (e *sqliteEngine) param(int) string { return "?" }
+
+func (e *sqliteEngine) close() error {
+	e.mu.Lock()
+	for _, st := range e.stmts {
+		st.Close()
+	}
+	e.stmts = map[string]*sql.Stmt{}
+	e.mu.Unlock()
+	return e.sdb.Close()
+}
+
+// prepare returns the pool-level prepared statement for q. database/sql
+// prepares it again on each connection that runs it (inside a
+// transaction, on the transaction's own connection) and keeps it there.
+// Generated statements (multi-row INSERTs) are not kept.
+func (e *sqliteEngine) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if st, ok := e.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := e.sdb.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if len(e.stmts) < 1024 {
+		e.stmts[q] = st
+	}
+	return st, nil
+}
+
+// prepareAll prepares every named query up front, before any transaction
+// holds the write lock (preparing needs a connection of its own).
+func (e *sqliteEngine) prepareAll(ctx context.Context, qs map[string]string) error {
+	for name, q := range qs {
+		if _, err := e.prepare(ctx, q); err != nil {
+			return fmt.Errorf("store: prepare %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (e *sqliteEngine) classify(err error) failure {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return failOther
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return failUnique
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_BUSY_SNAPSHOT:
+		return failRetry
+	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL:
+		return failUnavailable
+	}
+	if se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT {
+		return failConstraint
+	}
+	if se.Code()&0xff == sqlite3.SQLITE_BUSY {
+		return failRetry
+	}
+	return failOther
+}
+
+func (e *sqliteEngine) pool() queryConn { return sqlitePool{e} }
+
+type sqlitePool struct{ e *sqliteEngine }
+
+func (p sqlitePool) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	p.e.stats.Statements.Add(1)
+	st, err := p.e.prepare(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (p sqlitePool) query(ctx context.Context, q string, args ...any) (rows, error) {
+	p.e.stats.Statements.Add(1)
+	st, err := p.e.prepare(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	r, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{r}, nil
+}
+
+// sqlRows adapts *sql.Rows (whose Close returns an error nobody needs).
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { r.Rows.Close() }
+
+func (e *sqliteEngine) begin(ctx context.Context) (txConn, error) {
+	tx, err := e.sdb.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	e.stats.Transactions.Add(1)
+	return &sqliteTx{e: e, tx: tx, ctx: ctx}, nil
+}
+
+// sqliteTx runs queued writes at once: SQLite is in process, so there is
+// no round trip to save. A failure is kept and reported at the next flush,
+// as PostgreSQL's pipeline reports it, so that callers see one behaviour.
+type sqliteTx struct {
+	e   *sqliteEngine
+	tx  *sql.Tx
+	ctx context.Context
+	err error
+}
+
+func (t *sqliteTx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	st, err := t.e.prepare(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return t.tx.StmtContext(ctx, st), nil
+}
+
+func (t *sqliteTx) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
+	t.e.stats.Statements.Add(1)
+	var res sql.Result
+	var err error
+	if len(q) > 4096 { // generated multi-row statements: not worth preparing
+		res, err = t.tx.ExecContext(ctx, q, args...)
+	} else {
+		var st *sql.Stmt
+		if st, err = t.stmt(ctx, q); err == nil {
+			res, err = st.ExecContext(ctx, args...)
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (t *sqliteTx) query(ctx context.Context, q string, args ...any) (rows, error) {
+	if t.err != nil {
+		return nil, t.err
+	}
+	t.e.stats.Statements.Add(1)
+	st, err := t.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	r, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{r}, nil
+}
+
+func (t *sqliteTx) queue(name, q string, want int64, args ...any) {
+	if t.err != nil {
+		return
+	}
+	n, err := t.exec(t.ctx, q, args...)
+	switch {
+	case err != nil:
+		t.err = &stmtError{Name: name, Err: err}
+	case want != anyRows && n != want:
+		t.err = &errRowCount{Name: name, Want: want, Got: n}
+	}
+}
+
+func (t *sqliteTx) flush(ctx context.Context) error { return t.err }
+
+func (t *sqliteTx) commit(ctx context.Context) error {
+	if t.err != nil {
+		t.tx.Rollback()
+		return t.err
+	}
+	return t.tx.Commit()
+}
+
+func (t *sqliteTx) rollback() { t.tx.Rollback() }

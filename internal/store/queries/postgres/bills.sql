@@ -1,0 +1,40 @@
+-- Fee projects, items, bill lines and the holds open orders keep on them.
+
+-- name: import_students
+SELECT id, student_no FROM students WHERE school_id = $1;
+
+-- name: import_items
+SELECT p.name, i.name, i.id, p.id FROM items i JOIN projects p ON p.id = i.project_id WHERE p.school_id = $1;
+
+-- name: import_projects
+SELECT p.name, p.id FROM projects p WHERE p.school_id = $1;
+
+-- name: import_lines_lock
+SELECT l.id, l.student_id, l.item_id, l.amount, l.paid, l.mandatory,
+    EXISTS (SELECT 1 FROM line_holds h WHERE h.line_id = l.id)
+FROM bill_lines l JOIN students s ON s.id = l.student_id WHERE s.school_id = $1 FOR UPDATE OF l;
+
+-- name: project_insert
+INSERT INTO projects (school_id, name) VALUES ($1, $2) RETURNING id;
+
+-- name: item_insert
+INSERT INTO items (project_id, name) VALUES ($1, $2) RETURNING id;
+
+-- name: line_update_amount
+-- A change of amount never reaches a paid or held line.
+UPDATE bill_lines SET amount = $1, mandatory = $2, updated_at = $3 WHERE id = $4
+    AND (amount = $1 OR (paid = 0 AND NOT EXISTS (SELECT 1 FROM line_holds h WHERE h.line_id = bill_lines.id)));
+
+-- name: lines_of_student
+SELECT l.id, l.student_id, p.id, p.name, i.id, i.name, l.amount, l.paid, l.mandatory
+FROM bill_lines l JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
+WHERE l.student_id = $1 ORDER BY p.id, i.id;
+
+-- name: lines_of_student_lock
+SELECT l.id, l.student_id, p.id, p.name, i.id, i.name, l.amount, l.paid, l.mandatory
+FROM bill_lines l JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
+WHERE l.student_id = $1 ORDER BY p.id, i.id FOR UPDATE OF l;
+
+-- name: holds_of_student
+SELECT h.line_id, o.order_no, h.until_at FROM line_holds h
+JOIN orders o ON o.id = h.order_id JOIN bill_lines l ON l.id = h.line_id WHERE l.student_id = $1;
