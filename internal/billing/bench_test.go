@@ -66,6 +66,11 @@ func BenchmarkBuildBoard50Lines(b *testing.B) {
 func BenchmarkFitUnderLimit50Lines(b *testing.B) {
 	lines, holds, _ := fiftyLines()
 	p := billing.DefaultPolicy()
+	if fit := billing.FitUnderLimit(lines, holds, p, now, 500000); len(fit) == 0 {
+		b.Fatal("the benchmark's bill has nothing to propose")
+	} else if _, err := billing.Decide(lines, holds, p, now, lineIDs(fit)); err != nil {
+		b.Fatalf("the benchmark's proposal %v is refused: %v", lineIDs(fit), err)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		billing.FitUnderLimit(lines, holds, p, now, 500000)

@@ -61,6 +61,10 @@ func TestFitUnderLimit(t *testing.T) {
 			lines: seedCaseLines(), holds: heldBy("CP20250901A", now.Add(-time.Second), dorm), policy: billing.DefaultPolicy(), limit: 500000, want: []int64{dorm}},
 		{name: "with R7 off optional lines may be proposed without the mandatory ones",
 			lines: linesWith(paidInFull(medical)), policy: policy(false, false), limit: 30000, want: []int64{fileFee, uniform}},
+		{name: "beyond 16 lines the proposal still carries the most mandatory lines that fit",
+			lines: longBill(), policy: billing.DefaultPolicy(), limit: 100000, want: longBillSmall()},
+		{name: "beyond 16 lines a larger line replaces a smaller one while the count holds",
+			lines: longBill(), policy: billing.DefaultPolicy(), limit: 180000, want: append([]int64{1}, longBillSmall()[1:]...)},
 		{name: "paid lines are never proposed",
 			lines: linesWith(paidInFull(tuition, dorm, fileFee, uniform, textbooks, medical)), policy: billing.DefaultPolicy(), limit: 1000000},
 	}
@@ -73,6 +77,24 @@ func TestFitUnderLimit(t *testing.T) {
 			checkFit(t, c.lines, c.holds, c.policy, c.limit, got)
 		})
 	}
+}
+
+// longBill is one project of 17 mandatory lines: one of 900.00 (id 1) and
+// sixteen of 60.00 (ids 2–17), more than the exhaustive search takes.
+func longBill() []billing.Line {
+	ls := []billing.Line{{ID: 1, ProjectID: 1, ProjectName: "P", ItemName: "I1", Amount: 90000, Mandatory: true}}
+	for _, id := range longBillSmall() {
+		ls = append(ls, billing.Line{ID: id, ProjectID: 1, ProjectName: "P", ItemName: "I", Amount: 6000, Mandatory: true})
+	}
+	return ls
+}
+
+func longBillSmall() []int64 {
+	var ids []int64
+	for id := int64(2); id <= 17; id++ {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // checkFit holds for every proposal: Decide accepts it, with the same

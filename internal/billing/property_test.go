@@ -2,6 +2,7 @@ package billing_test
 
 import (
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -237,67 +238,144 @@ func checkAccepted(t *testing.T, s student, got []billing.Line, what string) {
 	}
 }
 
+// TestFitUnderLimitProperties holds FitUnderLimit to its documented promise
+// on every generated case: where each group of candidate lines (a project
+// under R8, the whole bill otherwise) has at most 16 lines, the proposal
+// scores exactly as well as the best set found by brute force (most
+// mandatory lines, then most fen); beyond that it carries the most
+// mandatory lines possible and leaves out no line that would still fit.
 func TestFitUnderLimitProperties(t *testing.T) {
 	const iterations = 5000
 	r := rand.New(rand.NewPCG(20250902, 2))
-	var proposals, nothing, compared, shortOfBest int
-	worst := ""
+	var exhaustive, greedy int
 	for i := range iterations {
 		s := randomStudent(r)
-		var due money.Fen
-		for _, l := range s.lines {
-			if !l.IsPaid() {
-				due += l.Unpaid()
-			}
-		}
-		limit := money.Fen(r.Int64N(int64(due)*6/5 + 2))
-		got := billing.FitUnderLimit(s.lines, s.holds, s.policy, now, limit)
-		what := fmt.Sprintf("case %d: FitUnderLimit(limit %d) = %v", i, limit, lineIDs(got))
-		// Some single line payable within the limit ⇔ a proposal.
-		singleFits := false
-		for _, l := range s.lines {
-			if code, fen := oracle(s, []int64{l.ID}); code == "" && fen <= limit {
-				singleFits = true
-			}
-		}
-		if singleFits != (len(got) > 0) {
-			t.Fatalf("%s; a single line fits: %v\n%s", what, singleFits, s)
-		}
-		if len(got) == 0 {
-			nothing++
-			continue
-		}
-		proposals++
-		code, fen := oracle(s, lineIDs(got))
-		if code != "" {
-			t.Fatalf("%s: the rules refuse it with %s\n%s", what, code, s)
-		}
-		if fen > limit {
-			t.Fatalf("%s: costs %d over the limit\n%s", what, fen, s)
-		}
-		if d, err := billing.Decide(s.lines, s.holds, s.policy, now, lineIDs(got)); err != nil || d.Amount != fen {
-			t.Fatalf("%s: Decide = %d, %v\n%s", what, d.Amount, err, s)
-		}
-		checkAccepted(t, s, got, what)
-		// Compare with the best set by exhaustive search where that is cheap,
-		// scored as FitUnderLimit documents: most mandatory lines, then most fen.
-		if testing.Short() {
-			continue
-		}
-		if best, ok := bestUnderLimit(s, limit); ok {
-			compared++
-			if score(got) != best {
-				shortOfBest++
-				if worst == "" {
-					worst = fmt.Sprintf("%s scores %v, best %v\n%s", what, score(got), best, s)
-				}
-			}
+		limit := randomLimit(r, s)
+		if checkFitPromise(t, s, limit, fmt.Sprintf("case %d", i)) {
+			exhaustive++
+		} else {
+			greedy++
 		}
 	}
-	t.Logf("%d proposals, %d with nothing to propose; greedy below the exhaustive best in %d of %d compared", proposals, nothing, shortOfBest, compared)
-	if worst != "" {
-		t.Logf("first such case: %s", worst)
+	if exhaustive < iterations*9/10 {
+		t.Errorf("only %d of %d cases fall where the best set is promised", exhaustive, iterations)
 	}
+}
+
+// TestFitUnderLimitOnLongBills drives the greedy branch: one project
+// carries 17–28 lines, more than the exhaustive search takes.
+func TestFitUnderLimitOnLongBills(t *testing.T) {
+	const iterations = 400
+	r := rand.New(rand.NewPCG(20250904, 4))
+	greedy := 0
+	for i := range iterations {
+		s := longStudent(r)
+		if !checkFitPromise(t, s, randomLimit(r, s), fmt.Sprintf("long case %d", i)) {
+			greedy++
+		}
+	}
+	if greedy < iterations/2 {
+		t.Errorf("only %d of %d long bills reach the greedy branch", greedy, iterations)
+	}
+}
+
+// randomLimit is anything from nothing to a little more than the bill.
+func randomLimit(r *rand.Rand, s student) money.Fen {
+	var due money.Fen
+	for _, l := range s.lines {
+		if !l.IsPaid() {
+			due += l.Unpaid()
+		}
+	}
+	return money.Fen(r.Int64N(int64(due)*6/5 + 2))
+}
+
+// longStudent has one project of 17–28 lines beside 0–2 ordinary ones.
+func longStudent(r *rand.Rand) student {
+	var s student
+	id := int64(1)
+	projects := 1 + r.IntN(3)
+	long := r.IntN(projects)
+	for p := range projects {
+		n := 1 + r.IntN(6)
+		if p == long {
+			n = 17 + r.IntN(12)
+		}
+		for range n {
+			l := billing.Line{ID: id, StudentID: 7, ProjectID: int64(p + 1), ProjectName: fmt.Sprintf("P%d", p+1),
+				ItemName: fmt.Sprintf("I%d", id), Amount: money.Fen(100 * (1 + r.IntN(2000))), Mandatory: r.IntN(5) < 2}
+			if r.IntN(15) == 0 {
+				l.Paid = l.Amount
+			}
+			s.lines = append(s.lines, l)
+			if r.IntN(20) == 0 {
+				s.holds = append(s.holds, billing.Hold{LineID: id, OrderNo: "CP1", Until: now.Add(time.Minute)})
+			}
+			id++
+		}
+	}
+	s.policy = policy(r.IntN(2) == 0, r.IntN(2) == 0)
+	return s
+}
+
+// checkFitPromise checks one case and reports whether it fell where the
+// best set is promised (every group at most 16 candidate lines).
+func checkFitPromise(t *testing.T, s student, limit money.Fen, name string) (exhaustive bool) {
+	t.Helper()
+	got := billing.FitUnderLimit(s.lines, s.holds, s.policy, now, limit)
+	what := fmt.Sprintf("%s: FitUnderLimit(limit %d) = %v", name, limit, lineIDs(got))
+	groups := fitCandidates(s, limit)
+	for _, l := range s.lines {
+		if code, fen := oracle(s, []int64{l.ID}); len(got) == 0 && code == "" && fen <= limit {
+			t.Fatalf("%s: nothing proposed, yet line %d is payable alone within the limit\n%s", what, l.ID, s)
+		}
+	}
+	if len(got) == 0 {
+		return true
+	}
+	code, fen := oracle(s, lineIDs(got))
+	if code != "" {
+		t.Fatalf("%s: the rules refuse it with %s\n%s", what, code, s)
+	}
+	if fen > limit {
+		t.Fatalf("%s: costs %d over the limit\n%s", what, fen, s)
+	}
+	if d, err := billing.Decide(s.lines, s.holds, s.policy, now, lineIDs(got)); err != nil || d.Amount != fen {
+		t.Fatalf("%s: Decide = %d, %v\n%s", what, d.Amount, err, s)
+	}
+	checkAccepted(t, s, got, what)
+
+	exhaustive = true
+	for _, g := range groups {
+		exhaustive = exhaustive && len(g) <= 16
+	}
+	if exhaustive {
+		best, pick := bruteForceBest(s, groups, limit)
+		if c, f := oracle(s, pick); c != "" || f != money.Fen(best[1]) {
+			t.Fatalf("%s: the brute force's own best %v is refused by the rules (%q, %d)\n%s", what, pick, c, f, s)
+		}
+		if sc := score(got); sc != best {
+			t.Fatalf("%s scores %v (mandatory lines, fen); the best set %v scores %v\n%s", what, sc, pick, best, s)
+		}
+		return true
+	}
+	// Beyond 16: the most mandatory lines, and nothing left out that fits.
+	if sc, most := score(got), mostMandatory(groups, limit); sc[0] != most {
+		t.Fatalf("%s carries %d mandatory lines; %d fit together\n%s", what, sc[0], most, s)
+	}
+	in := map[int64]bool{}
+	for _, l := range got {
+		in[l.ID] = true
+	}
+	for _, l := range s.lines {
+		if in[l.ID] {
+			continue
+		}
+		if c, f := oracle(s, append(lineIDs(got), l.ID)); c == "" && f <= limit {
+			t.Fatalf("%s leaves out line %d, which still fits (%d in all)\n%s", what, l.ID, f, s)
+		}
+	}
+	return false
 }
 
 func score(ls []billing.Line) [2]int64 {
@@ -311,32 +389,107 @@ func score(ls []billing.Line) [2]int64 {
 	return s
 }
 
-// bestUnderLimit searches every payable subset of at most 10 candidate
-// lines for the best score; ok is false when there are too many.
-func bestUnderLimit(s student, limit money.Fen) (best [2]int64, ok bool) {
-	var cand []billing.Line
+// fitCandidates lists the lines that could be in any proposal (payable,
+// not held, within the limit alone), grouped as one order may take them:
+// by project under R8, all together otherwise.
+func fitCandidates(s student, limit money.Fen) [][]billing.Line {
+	var groups [][]billing.Line
+	at := map[int64]int{}
 	for _, l := range s.lines {
-		if code, fen := oracle(s, []int64{l.ID}); (code == "" || code == billing.CodeMandatoryFirst) && fen <= limit {
-			cand = append(cand, l)
+		code, fen := oracle(s, []int64{l.ID})
+		if (code != "" && code != billing.CodeMandatoryFirst) || fen > limit {
+			continue
 		}
+		key := int64(0)
+		if s.policy.OneProjectPerOrder {
+			key = l.ProjectID
+		}
+		i, ok := at[key]
+		if !ok {
+			i = len(groups)
+			at[key] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], l)
 	}
-	if len(cand) > 10 {
-		return best, false
-	}
-	for mask := 1; mask < 1<<len(cand); mask++ {
-		var pick []billing.Line
-		for i, l := range cand {
-			if mask&(1<<i) != 0 {
-				pick = append(pick, l)
+	return groups
+}
+
+// bruteForceBest scores every subset of every group (at most 16 lines
+// each) against R7 and the limit, and returns the best score and a set
+// that reaches it. R8 and R9 are already in the grouping and candidates.
+func bruteForceBest(s student, groups [][]billing.Line, limit money.Fen) (best [2]int64, pick []int64) {
+	for _, g := range groups {
+		// R7: an optional line needs every unpaid mandatory line of the
+		// bill in the same order, so all of them must be in this group.
+		need, reachable := 0, true
+		for _, l := range s.lines {
+			if !l.Mandatory || l.Paid >= l.Amount {
+				continue
+			}
+			i := slices.IndexFunc(g, func(c billing.Line) bool { return c.ID == l.ID })
+			if i < 0 {
+				reachable = false
+			} else {
+				need |= 1 << i
 			}
 		}
-		if code, fen := oracle(s, lineIDs(pick)); code == "" && fen <= limit {
-			if sc := score(pick); sc[0] > best[0] || (sc[0] == best[0] && sc[1] > best[1]) {
-				best = sc
+		n := len(g)
+		sums := make([]money.Fen, 1<<n)
+		mands := make([]int64, 1<<n)
+		optional := make([]bool, 1<<n)
+		for mask := 1; mask < 1<<n; mask++ {
+			i := bits.TrailingZeros(uint(mask))
+			prev := mask &^ (1 << i)
+			sums[mask] = sums[prev] + g[i].Amount - g[i].Paid
+			mands[mask] = mands[prev]
+			if g[i].Mandatory {
+				mands[mask]++
+			}
+			optional[mask] = optional[prev] || !g[i].Mandatory
+			if sums[mask] > limit {
+				continue
+			}
+			if s.policy.MandatoryFirst && optional[mask] && (!reachable || mask&need != need) {
+				continue
+			}
+			if sc := [2]int64{mands[mask], int64(sums[mask])}; sc[0] > best[0] || (sc[0] == best[0] && sc[1] > best[1]) {
+				best, pick = sc, nil
+				for j := range n {
+					if mask&(1<<j) != 0 {
+						pick = append(pick, g[j].ID)
+					}
+				}
 			}
 		}
 	}
-	return best, true
+	return best, pick
+}
+
+// mostMandatory is the largest number of mandatory candidate lines of one
+// group that fit the limit together, by dynamic programming over counts
+// (the least total for each count), not by sorting.
+func mostMandatory(groups [][]billing.Line, limit money.Fen) int64 {
+	most := int64(0)
+	for _, g := range groups {
+		least := []money.Fen{0} // least[c]: least total of c mandatory lines
+		for _, l := range g {
+			if !l.Mandatory {
+				continue
+			}
+			least = append(least, money.MaxFen*100)
+			for c := len(least) - 1; c >= 1; c-- {
+				least[c] = min(least[c], least[c-1]+l.Amount-l.Paid)
+			}
+		}
+		for c := len(least) - 1; c > 0; c-- {
+			if least[c] <= limit {
+				most = max(most, int64(c))
+				break
+			}
+		}
+	}
+	return most
 }
 
 func TestBuildBoardProperties(t *testing.T) {

@@ -227,9 +227,14 @@ func BuildBoard(lines []Line, holds []Hold, p Policy, now time.Time) Board {
 // FitUnderLimit proposes, for R2, the set of the student's payable lines
 // whose unpaid total is at most limit and that Decide accepts: the seed's
 // "先缴纳在限额内的项目金额，隔天再缴纳余下的". Among such sets it prefers
-// more mandatory lines, then the larger total. The search is exhaustive
-// for up to 16 candidate lines per project (a student has far fewer) and
-// greedy beyond. Returns nil when nothing fits.
+// more mandatory lines, then the larger total. Candidate lines (payable,
+// not held, each within the limit) are grouped as one order may take them:
+// by project under R8, the whole bill otherwise. Where every group has at
+// most 16 (a student has far fewer) the search is exhaustive and the
+// proposal is the best set. Beyond that it is greedy and promises less:
+// the most mandatory lines that fit together, and no payable line left
+// out that would still fit, but maybe not the largest total. Returns nil
+// when nothing fits.
 func FitUnderLimit(lines []Line, holds []Hold, p Policy, now time.Time, limit money.Fen) []Line {
 	held := activeHolds(holds, now)
 	unpaidMandatory := 0
@@ -297,29 +302,58 @@ func FitUnderLimit(lines []Line, holds []Hold, p Policy, now time.Time, limit mo
 			}
 			continue
 		}
-		// Greedy for unusually long bills: mandatory first, largest first.
-		sort.SliceStable(g, func(i, j int) bool {
-			if g[i].Mandatory != g[j].Mandatory {
-				return g[i].Mandatory
-			}
-			return g[i].Unpaid() > g[j].Unpaid()
-		})
-		var pick []Line
-		var sum money.Fen
-		for _, l := range g {
-			if sum+l.Unpaid() > limit {
-				continue
-			}
-			trial := append(append([]Line(nil), pick...), l)
-			if _, err := Decide(lines, holds, p, now, ids(trial)); err != nil {
-				continue
-			}
-			pick, sum = trial, sum+l.Unpaid()
-		}
-		consider(pick)
+		consider(greedyFit(g, limit, p.MandatoryFirst, unpaidMandatory))
 	}
 	sortByBoard(best, lines)
 	return best
+}
+
+// greedyFit picks from one group of candidates, each within limit alone:
+// as many mandatory lines as fit together (the smallest ones), each then
+// traded for a larger unchosen one while the total still fits; then, if
+// optional lines are allowed (R7 off, or every one of the bill's
+// unpaidMandatory lines chosen), optional lines largest first while they
+// fit. No unchosen mandatory line fits beside the pick (that would make
+// one more), and no allowed optional line does (sums only grow).
+func greedyFit(g []Line, limit money.Fen, mandatoryFirst bool, unpaidMandatory int) []Line {
+	var mand, opt []Line
+	for _, l := range g {
+		if l.Mandatory {
+			mand = append(mand, l)
+		} else {
+			opt = append(opt, l)
+		}
+	}
+	sort.SliceStable(mand, func(i, j int) bool { return mand[i].Unpaid() < mand[j].Unpaid() })
+	k := 0
+	var sum money.Fen
+	for k < len(mand) && sum+mand[k].Unpaid() <= limit {
+		sum += mand[k].Unpaid()
+		k++
+	}
+	pick, rest := mand[:k:k], append([]Line(nil), mand[k:]...)
+	for i := range pick {
+		swap := -1
+		for j, r := range rest {
+			if d := r.Unpaid() - pick[i].Unpaid(); d > 0 && sum+d <= limit && (swap < 0 || r.Unpaid() > rest[swap].Unpaid()) {
+				swap = j
+			}
+		}
+		if swap >= 0 {
+			sum += rest[swap].Unpaid() - pick[i].Unpaid()
+			pick[i], rest[swap] = rest[swap], pick[i]
+		}
+	}
+	if !mandatoryFirst || k == unpaidMandatory {
+		sort.SliceStable(opt, func(i, j int) bool { return opt[i].Unpaid() > opt[j].Unpaid() })
+		for _, l := range opt {
+			if sum+l.Unpaid() <= limit {
+				pick = append(pick, l)
+				sum += l.Unpaid()
+			}
+		}
+	}
+	return pick
 }
 
 func ids(ls []Line) []int64 {

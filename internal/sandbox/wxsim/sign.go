@@ -89,8 +89,7 @@ func (k *Keys) verifyRequest(h, method, pathQuery string, body []byte, now time.
 	if err != nil {
 		return p, errors.New("signature is not base64")
 	}
-	msg := method + "\n" + pathQuery + "\n" + strconv.FormatInt(p.Timestamp, 10) + "\n" + p.Nonce + "\n" + string(body) + "\n"
-	sum := sha256.Sum256([]byte(msg))
+	sum := sha256.Sum256([]byte(requestMessage(method, pathQuery, p.Timestamp, p.Nonce, body)))
 	if err := rsa.VerifyPKCS1v15(&k.MerchantKey.PublicKey, crypto.SHA256, sum[:], sig); err != nil {
 		return p, errors.New("signature does not verify")
 	}
@@ -102,17 +101,39 @@ func (k *Keys) verifyRequest(h, method, pathQuery string, body []byte, now time.
 func (k *Keys) platformHeaders(body []byte, now time.Time) (map[string]string, error) {
 	ts := strconv.FormatInt(now.Unix(), 10)
 	nonce := randString(alnum, 32)
-	sum := sha256.Sum256([]byte(ts + "\n" + nonce + "\n" + string(body) + "\n"))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, k.PlatformKey, crypto.SHA256, sum[:])
+	sig, err := signMessage(k.PlatformKey, responseMessage(ts, nonce, body))
 	if err != nil {
 		return nil, err
 	}
 	return map[string]string{
 		"Wechatpay-Timestamp": ts,
 		"Wechatpay-Nonce":     nonce,
-		"Wechatpay-Signature": base64.StdEncoding.EncodeToString(sig),
+		"Wechatpay-Signature": sig,
 		"Wechatpay-Serial":    k.PlatformPubKeyID,
 	}, nil
+}
+
+// requestMessage is what a request signature covers:
+// METHOD\nPATH_AND_QUERY\nTS\nNONCE\nBODY\n, the body empty for a GET.
+func requestMessage(method, pathQuery string, ts int64, nonce string, body []byte) string {
+	return method + "\n" + pathQuery + "\n" + strconv.FormatInt(ts, 10) + "\n" + nonce + "\n" + string(body) + "\n"
+}
+
+// responseMessage is what a response or notification signature covers:
+// TS\nNONCE\nBODY\n, so TS\nNONCE\n\n for an empty 204.
+func responseMessage(ts, nonce string, body []byte) string {
+	return ts + "\n" + nonce + "\n" + string(body) + "\n"
+}
+
+// signMessage is SHA256withRSA (PKCS#1 v1.5) of msg, base64: the one
+// signature of API v3, in both directions.
+func signMessage(key *rsa.PrivateKey, msg string) (string, error) {
+	sum := sha256.Sum256([]byte(msg))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(sig), nil
 }
 
 // encryptResource seals plaintext with AEAD_AES_256_GCM under the APIv3
