@@ -2,7 +2,8 @@
 // machine: a UnionPay ACP gateway (upsim) and a WeChat Pay v3 server
 // (wxsim) speaking the real protocols with real signatures, the test
 // helpers of SPEC Appendix A, and switches to delay, duplicate or drop
-// notifications. It runs inside the server (--sandbox) or alone
+// notifications, to make refunds fail, and to drop or alter a line of a
+// day's statement. It runs inside the server (--sandbox) or alone
 // (campuspay sandbox), sharing its keys through a directory.
 package sandbox
 
@@ -62,11 +63,20 @@ func (k *Keys) Adapters(ctx context.Context, baseURL string, client *http.Client
 	return up, wx, nil
 }
 
+// DefaultMerchantName is the merchant both channels' payer pages name
+// when Options.MerchantName is empty.
+const DefaultMerchantName = "校园缴费平台"
+
 // Options tune the sandbox.
 type Options struct {
-	Log       *slog.Logger
-	TimeScale float64 // compress the channels' retry schedules (1 = real time)
+	Log *slog.Logger
+	// TimeScale compresses the channels' retry schedules and the time a
+	// refund takes to settle (1 = real time).
+	TimeScale float64
 	Client    *http.Client
+	// MerchantName is the merchant (the platform) shown on both channels'
+	// payer pages; "" means DefaultMerchantName.
+	MerchantName string
 }
 
 // Sandbox is both simulated channels and their helpers.
@@ -84,14 +94,22 @@ func New(keys *Keys, opts Options) *Sandbox {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	name := opts.MerchantName
+	if name == "" {
+		name = DefaultMerchantName
+	}
 	n := notify.New(opts.Client, log, opts.TimeScale)
 	return &Sandbox{Keys: keys, Notifier: n, log: log,
-		UnionPay: upsim.New(keys.UnionPay, n, upsim.Options{Log: log}),
-		WeChat:   wxsim.New(keys.WeChat, n, wxsim.Options{Log: log})}
+		UnionPay: upsim.New(keys.UnionPay, n, upsim.Options{Log: log, MerchantName: name}),
+		WeChat:   wxsim.New(keys.WeChat, n, wxsim.Options{Log: log, MerchantName: name})}
 }
 
-// Close stops pending notification retries.
-func (s *Sandbox) Close() { s.Notifier.Close() }
+// Close stops refunds still settling and pending notification retries.
+func (s *Sandbox) Close() {
+	s.UnionPay.Close()
+	s.WeChat.Close()
+	s.Notifier.Close()
+}
 
 // Mount adds every sandbox route to mux under /sandbox/.
 func (s *Sandbox) Mount(mux *http.ServeMux) {
@@ -102,6 +120,12 @@ func (s *Sandbox) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /sandbox/test-helpers/notifications", s.notifications)
 	mux.HandleFunc("GET /sandbox/test-helpers/switches", s.getSwitches)
 	mux.HandleFunc("POST /sandbox/test-helpers/switches", s.setSwitches)
+	mux.HandleFunc("GET /sandbox/test-helpers/refunds", s.getRefundSwitch)
+	mux.HandleFunc("POST /sandbox/test-helpers/refunds", s.setRefundSwitch)
+	mux.HandleFunc("DELETE /sandbox/test-helpers/refunds", s.clearRefundSwitch)
+	mux.HandleFunc("GET /sandbox/test-helpers/statements", s.getStatementEdits)
+	mux.HandleFunc("POST /sandbox/test-helpers/statements", s.setStatementEdit)
+	mux.HandleFunc("DELETE /sandbox/test-helpers/statements", s.clearStatementEdits)
 	mux.HandleFunc("GET /sandbox/{$}", s.index)
 }
 
@@ -171,7 +195,14 @@ th{background:#f3f5f8}code{font-size:.95em}</style></head>
 <body><h1>支付沙箱（测试环境）</h1><p>此处模拟银联在线支付网关与微信支付，仅供测试，不会产生真实扣款。所有测试卡的短信验证码均为 <code>111111</code>。</p>
 <h2>银联测试卡</h2><div class="wrap"><table><tr><th>卡号</th><th>银行</th><th>类型</th><th>取款密码</th><th>预留手机号</th><th>结果</th></tr>
 {{range .}}<tr><td><code>{{.No}}</code></td><td>{{.Bank}}</td><td>{{.Kind}}</td><td>{{.PIN}}</td><td>{{.Phone}}</td><td>{{.Behaviour}}</td></tr>{{end}}</table></div>
-<h2>测试工具</h2><ul><li><a href="/sandbox/test-helpers/notifications">已发送的通知（可重放）</a></li><li><a href="/sandbox/test-helpers/switches">通知开关（延迟、重复、丢弃）</a></li></ul></body></html>`))
+<p>银联卡号页：信用卡在输入卡号后点“下一步”即被拒绝（应答码 68，不要求输入密码），该次失败可通过交易查询得知（失败不发送后台通知）。</p>
+<h2>微信支付</h2><ul><li>Native：<code>POST /v3/pay/transactions/native</code> 返回 <code>code_url</code>，付款页面由沙箱提供。</li>
+<li>H5（手机浏览器）：<code>POST /v3/pay/transactions/h5</code> 须带 <code>scene_info.payer_client_ip</code> 与 <code>scene_info.h5_info.type="Wap"</code>，返回 <code>h5_url</code>，有效期 5 分钟；商户可在其后追加 <code>&amp;redirect_url=</code>（须与 notify_url 同协议、同域名，否则忽略），支付后浏览器将跳转回该地址。</li></ul>
+<h2>退款</h2><p>两个渠道的退款均为异步：受理后为“处理中”（银联查询 origRespCode 05，微信 PROCESSING），约 2 秒（乘以时间缩放系数）后成功，并向退款的通知地址发送退款通知；最终结果以查询为准。同一退款单号重复提交不会重复退款（银联应答 12，微信返回同一笔退款）；累计退款不能超过原支付金额。</p>
+<h2>对账单</h2><p>银联：<code>POST /sandbox/unionpay/gateway/api/fileTransRequest.do</code>（txnType=76，settleDate=MMDD）返回当日清算的流水文件（定长格式，fileContent 为 zip 压缩后 base64）；无交易时应答码 98。微信：<code>GET /sandbox/wechat/v3/bill/tradebill?bill_date=YYYY-MM-DD</code>，含退款行。</p>
+<h2>测试工具</h2><ul><li><a href="/sandbox/test-helpers/notifications">已发送的通知（可重放）</a></li><li><a href="/sandbox/test-helpers/switches">通知开关（延迟、重复、丢弃）</a></li>
+<li><a href="/sandbox/test-helpers/refunds">退款失败开关</a>：<code>POST /sandbox/test-helpers/refunds {"fail_order_no":"订单号"}</code> 使该订单此后受理的退款最终失败（银联 origRespCode 78，微信 ABNORMAL）；<code>{"fail_order_no":"订单号","fail":false}</code> 取消单个订单；<code>DELETE</code> 全部取消。</li>
+<li><a href="/sandbox/test-helpers/statements">对账单差异开关</a>：<code>POST /sandbox/test-helpers/statements {"channel":"unionpay|wechat","date":"YYYY-MM-DD","drop_order_no":"订单号"}</code> 使该日此后的对账单缺少该订单的一行；<code>{"channel","date","alter_order_no":"订单号","alter_amount":金额（分）}</code> 使该行金额改变；<code>{"channel","date","clear":true}</code> 取消该日开关；<code>DELETE</code> 全部取消。</li></ul></body></html>`))
 
 type cardRow struct {
 	upsim.Card

@@ -19,6 +19,10 @@ var (
 )
 
 func testSandbox(t *testing.T) *httptest.Server {
+	return testSandboxWith(t, Options{})
+}
+
+func testSandboxWith(t *testing.T, opts Options) *httptest.Server {
 	keysOnce.Do(func() {
 		up, err := upsim.NewKeys()
 		if err != nil {
@@ -30,7 +34,7 @@ func testSandbox(t *testing.T) *httptest.Server {
 		}
 		keys = &Keys{UnionPay: up, WeChat: wx}
 	})
-	sb := New(keys, Options{})
+	sb := New(keys, opts)
 	t.Cleanup(sb.Close)
 	srv := httptest.NewServer(sb.Handler())
 	t.Cleanup(srv.Close)
@@ -54,7 +58,9 @@ func TestIndexListsEveryTestCard(t *testing.T) {
 			t.Errorf("card %s missing from the index", c.No)
 		}
 	}
-	for _, want := range []string{"交易金额超限", "不支持信用卡支付", "不发送后台通知", "111111"} {
+	for _, want := range []string{"交易金额超限", "不支持信用卡支付", "不发送后台通知", "111111", "/v3/pay/transactions/h5",
+		"redirect_url", "/sandbox/test-helpers/refunds", "fail_order_no", "/sandbox/test-helpers/statements", "drop_order_no",
+		"alter_order_no", "fileTransRequest.do", "应答码 68"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("index lacks %q", want)
 		}

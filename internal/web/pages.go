@@ -448,6 +448,12 @@ type field struct{ Name, Value string }
 // UnionPay gateway, or the WeChat QR page (by redirect, so reloading it
 // does not post again).
 func (h *handler) showPay(w http.ResponseWriter, r *http.Request, p auth.Principal, o payment.Order, pay payment.PayInstruction) {
+	if pay.Type == payment.PayH5 {
+		// A phone's browser goes to the channel's own page and comes back
+		// to the order's page, which asks the platform.
+		http.Redirect(w, r, pay.URL, http.StatusSeeOther)
+		return
+	}
 	if pay.Type == payment.PayQR {
 		h.codes.put(o.OrderNo, pay.CodeURL)
 		http.Redirect(w, r, schoolPath(p.School.Code, "orders", o.OrderNo), http.StatusSeeOther)

@@ -3,10 +3,12 @@ package unionpay_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"campuspay/internal/channel/unionpay/acp"
 	"campuspay/internal/money"
 	"campuspay/internal/payment"
+	"campuspay/internal/sandbox/upsim"
 )
 
 func TestPrepareFields(t *testing.T) {
@@ -266,11 +269,12 @@ func TestQueryTransportError(t *testing.T) {
 	}
 }
 
-func TestRefund(t *testing.T) {
-	e := newEnv(t)
+// paid posts and pays an order of amount with the ICBC card and returns
+// its queryId.
+func (e *env) paid(t *testing.T, no string, amount money.Fen) string {
+	t.Helper()
 	ctx := context.Background()
-	no := orderNo(t)
-	e.post(t, no, 10000)
+	e.post(t, no, amount)
 	if code, _, _ := e.gw.Pay(ctx, no, "6222021000000000009", "123456", "13800000001", "111111"); code != "00" {
 		t.Fatalf("pay: %s", code)
 	}
@@ -278,37 +282,126 @@ func TestRefund(t *testing.T) {
 	if err != nil || q.Status != payment.TxnSuccess {
 		t.Fatalf("query %v %v", q.Status, err)
 	}
+	return q.ChannelTxnID
+}
+
+// TestRefund: refunds are accepted (00, pending) and settle a moment
+// later, as the query and the signed back notification to the refund's
+// backUrl then say; what is still processing counts against what is left.
+func TestRefund(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	no := orderNo(t)
+	qid := e.paid(t, no, 10000)
 	tests := []struct {
-		name     string
-		qid      string
-		amount   money.Fen
-		want     payment.RefundStatus
-		wantCode string
+		name      string
+		qid       string
+		amount    money.Fen
+		want      payment.RefundStatus // Refund's answer
+		wantCode  string
+		wantFinal payment.RefundStatus // QueryRefund's, once final
 	}{
-		{"partial", q.ChannelTxnID, 4000, payment.RefundSuccess, "00"},
-		{"more than left", q.ChannelTxnID, 7000, payment.RefundFailed, "33"},
-		{"rest", q.ChannelTxnID, 6000, payment.RefundSuccess, "00"},
-		{"unknown payment", "999999999999999999999", 100, payment.RefundFailed, "35"},
+		{"partial", qid, 4000, payment.RefundPending, "00", payment.RefundSuccess},
+		{"more than left", qid, 7000, payment.RefundFailed, "33", payment.RefundNotFound},
+		{"rest", qid, 6000, payment.RefundPending, "00", payment.RefundSuccess},
+		{"nothing left", qid, 1, payment.RefundFailed, "33", payment.RefundNotFound},
+		{"unknown payment", "999999999999999999999", 100, payment.RefundFailed, "35", payment.RefundNotFound},
 	}
+	trust := &acp.Trust{Roots: []*x509.Certificate{keys.Root}, Middles: []*x509.Certificate{keys.Middle}}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rno := fmt.Sprintf("R%s%02d", no[1:], i)
-			r, err := e.adapter.Refund(ctx, payment.RefundRequest{OrderNo: no, RefundNo: rno, ChannelTxnID: tc.qid,
-				Amount: tc.amount, Total: 10000, RequestedAt: time.Now()})
+			req := payment.RefundRequest{OrderNo: no, RefundNo: rno, ChannelTxnID: tc.qid,
+				Amount: tc.amount, Total: 10000, RequestedAt: time.Now(), NotifyURL: e.platform.srv.URL + "/notify/unionpay/refund"}
+			r, err := e.adapter.Refund(ctx, req)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if r.Status != tc.want || r.RespCode != tc.wantCode || r.RefundNo != rno {
 				t.Fatalf("refund %+v, want %v %s", r, tc.want, tc.wantCode)
 			}
-			if r.Status == payment.RefundSuccess && r.ChannelRefundID == "" {
+			if r.Status == payment.RefundPending && r.ChannelRefundID == "" {
 				t.Error("no channel refund id")
+			}
+			final := e.waitRefund(t, req)
+			if final.Status != tc.wantFinal {
+				t.Fatalf("refund query %+v, want %v", final, tc.wantFinal)
+			}
+			if final.Status != payment.RefundSuccess {
+				return
+			}
+			if final.ChannelRefundID != r.ChannelRefundID || final.RespCode != "00" {
+				t.Fatalf("refund query %+v after %+v", final, r)
+			}
+			body := e.platform.wait(rno, 5*time.Second)
+			if body == nil {
+				t.Fatal("no refund notification")
+			}
+			v, _ := url.ParseQuery(string(body))
+			f := map[string]string{}
+			for k := range v {
+				f[k] = v.Get(k)
+			}
+			if err := acp.Verify(f, trust); err != nil {
+				t.Fatalf("refund notification does not verify: %v", err)
+			}
+			if f["txnType"] != "04" || f["respCode"] != "00" || f["origQryId"] != qid || f["queryId"] != r.ChannelRefundID ||
+				f["txnAmt"] != strconv.FormatInt(int64(tc.amount), 10) || f["merId"] != keys.MerID {
+				t.Fatalf("refund notification %v", f)
 			}
 		})
 	}
 	refunds := e.gw.Refunds()
-	if len(refunds) != 2 || refunds[0].Amount+refunds[1].Amount != 10000 || refunds[0].OrderNo != no {
+	if len(refunds) != 2 || refunds[0].Amount+refunds[1].Amount != 10000 || refunds[0].OrderNo != no ||
+		refunds[0].Status != upsim.RefundSucceeded || refunds[1].Status != upsim.RefundSucceeded {
 		t.Fatalf("gateway refunds %+v", refunds)
+	}
+}
+
+// TestRefundPendingUntilSettled: until a refund settles, the query says it
+// is processing (origRespCode 05).
+func TestRefundPendingUntilSettled(t *testing.T) {
+	e := newEnvWith(t, upsim.Options{RefundDelay: time.Hour})
+	no := orderNo(t)
+	req := payment.RefundRequest{OrderNo: no, RefundNo: "R" + no[1:], ChannelTxnID: e.paid(t, no, 500),
+		Amount: 500, Total: 500, RequestedAt: time.Now()}
+	if r, err := e.adapter.Refund(context.Background(), req); err != nil || r.Status != payment.RefundPending || r.RespCode != "00" {
+		t.Fatalf("refund %+v %v", r, err)
+	}
+	q, err := e.adapter.QueryRefund(context.Background(), req)
+	if err != nil || q.Status != payment.RefundPending || q.RespCode != "05" {
+		t.Fatalf("query of a processing refund %+v %v", q, err)
+	}
+}
+
+// TestRefundFailSwitch: refunds of an order set to fail are accepted,
+// then fail (origRespCode 78) without a notification, and give back
+// what they held, so the order can be refunded again once the switch is
+// off.
+func TestRefundFailSwitch(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	no := orderNo(t)
+	qid := e.paid(t, no, 800)
+	e.gw.FailRefunds(no, true)
+	req := payment.RefundRequest{OrderNo: no, RefundNo: "R" + no[1:] + "1", ChannelTxnID: qid, Amount: 800, Total: 800, RequestedAt: time.Now()}
+	if r, err := e.adapter.Refund(ctx, req); err != nil || r.Status != payment.RefundPending {
+		t.Fatalf("refund %+v %v", r, err)
+	}
+	if got := e.waitRefund(t, req); got.Status != payment.RefundFailed || got.RespCode != "78" || got.RespMsg == "" {
+		t.Fatalf("refund set to fail: %+v", got)
+	}
+	if got := e.gw.FailingRefunds(); len(got) != 1 || got[0] != no {
+		t.Fatalf("failing refunds %v", got)
+	}
+	e.gw.FailRefunds(no, false)
+	again := req
+	again.RefundNo = "R" + no[1:] + "2"
+	if r, err := e.adapter.Refund(ctx, again); err != nil || r.Status != payment.RefundPending {
+		t.Fatalf("refund after the failure %+v %v", r, err)
+	}
+	if got := e.waitRefund(t, again); got.Status != payment.RefundSuccess {
+		t.Fatalf("second refund %+v", got)
 	}
 }
 
@@ -465,16 +558,20 @@ func TestRefundRetryIsAnsweredByQuery(t *testing.T) {
 	if err != nil || unknown.Status != payment.RefundNotFound {
 		t.Fatalf("before sending: %+v %v, want not found", unknown, err)
 	}
-	if r, err := e.adapter.Refund(ctx, req); err != nil || r.Status != payment.RefundSuccess {
+	if r, err := e.adapter.Refund(ctx, req); err != nil || r.Status != payment.RefundPending || r.RespCode != "00" {
 		t.Fatalf("first try: %+v %v", r, err)
 	}
 	again, err := e.adapter.Refund(ctx, req)
 	if err != nil || again.Status != payment.RefundPending || again.RespCode != "12" {
 		t.Fatalf("resend: %+v %v, want pending 12", again, err)
 	}
-	got, err := e.adapter.QueryRefund(ctx, req)
-	if err != nil || got.Status != payment.RefundSuccess || got.ChannelRefundID == "" {
-		t.Fatalf("query: %+v %v, want success", got, err)
+	got := e.waitRefund(t, req)
+	if got.Status != payment.RefundSuccess || got.ChannelRefundID == "" {
+		t.Fatalf("query: %+v, want success", got)
+	}
+	// Resent after it settled: still a duplicate, never a second refund.
+	if r, err := e.adapter.Refund(ctx, req); err != nil || r.RespCode != "12" {
+		t.Fatalf("resend after settling: %+v %v, want 12", r, err)
 	}
 	if n := len(e.gw.Refunds()); n != 1 {
 		t.Fatalf("%d refunds at the gateway, want 1", n)

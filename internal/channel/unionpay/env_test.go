@@ -42,7 +42,9 @@ type platform struct {
 func newPlatform(t testing.TB, ack func() (int, string, []byte)) *platform {
 	p := &platform{bodies: map[string][][]byte{}}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /notify/unionpay", func(w http.ResponseWriter, r *http.Request) {
+	// Payment and refund notifications, by orderId (a refund's is its
+	// refund number).
+	receive := func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		v, _ := url.ParseQuery(string(b))
 		p.mu.Lock()
@@ -52,7 +54,9 @@ func newPlatform(t testing.TB, ack func() (int, string, []byte)) *platform {
 		w.Header().Set("Content-Type", ct)
 		w.WriteHeader(status)
 		w.Write(body)
-	})
+	}
+	mux.HandleFunc("POST /notify/unionpay", receive)
+	mux.HandleFunc("POST /notify/unionpay/refund", receive)
 	mux.HandleFunc("POST /pay/return", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "返回商户") })
 	p.srv = httptest.NewServer(mux)
 	t.Cleanup(p.srv.Close)
@@ -88,9 +92,16 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvWith(t, upsim.Options{})
+}
+
+// newEnvWith is newEnv with a gateway tuned by opts.
+func newEnvWith(t testing.TB, opts upsim.Options) *env {
+	t.Helper()
 	n := notify.New(nil, nil, 0.001)
 	t.Cleanup(n.Close)
-	gw := upsim.New(keys, n, upsim.Options{})
+	gw := upsim.New(keys, n, opts)
+	t.Cleanup(gw.Close)
 	mux := http.NewServeMux()
 	gw.Mount(mux, "/sandbox/unionpay")
 	mux.HandleFunc("POST /sandbox/test-helpers/unionpay/pay", gw.HelperPay)
@@ -110,6 +121,25 @@ func orderNo(t testing.TB) string {
 	b := make([]byte, 6)
 	rand.Read(b)
 	return "T" + time.Now().Format("20060102") + strings.ToUpper(hex.EncodeToString(b))
+}
+
+// waitRefund asks for a refund until its result is final.
+func (e *env) waitRefund(t testing.TB, req payment.RefundRequest) payment.RefundResult {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r, err := e.adapter.QueryRefund(context.Background(), req)
+		if err != nil {
+			t.Fatalf("QueryRefund: %v", err)
+		}
+		if r.Status != payment.RefundPending {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("refund %s still pending: %+v", req.RefundNo, r)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // post starts a payment the way the platform and the payer's browser do:

@@ -384,7 +384,9 @@ func (a *Adapter) Close(ctx context.Context, orderNo string) error {
 	return errors.New("unionpay: the gateway has no close call")
 }
 
-// Refund asks for a refund (退货, txnType 04) of a paid order.
+// Refund asks for a refund (退货, txnType 04) of a paid order. The gateway
+// settles refunds asynchronously: an accepted refund is RefundPending, and
+// QueryRefund tells when it succeeded or failed.
 func (a *Adapter) Refund(ctx context.Context, req payment.RefundRequest) (payment.RefundResult, error) {
 	if req.Amount <= 0 {
 		return payment.RefundResult{}, fmt.Errorf("unionpay: refund amount %d fen is not positive", req.Amount)
@@ -410,11 +412,11 @@ func (a *Adapter) Refund(ctx context.Context, req payment.RefundRequest) (paymen
 	}
 	res := payment.RefundResult{RefundNo: req.RefundNo, ChannelRefundID: kv["queryId"], RespCode: kv["respCode"], RespMsg: kv["respMsg"]}
 	switch res.RespCode {
-	case "00":
-		res.Status = payment.RefundSuccess
-	case "03", "04", "05", "12":
-		// 12: this refund number was used: an earlier try got through and
-		// its answer was lost. Pending until QueryRefund says what it was.
+	case "00", "03", "04", "05", "12":
+		// 00 means accepted, not refunded: the result comes later, by the
+		// back notification or QueryRefund (origRespCode). 12: this refund
+		// number was used: an earlier try got through and its answer was
+		// lost. Pending until QueryRefund says what it was.
 		res.Status = payment.RefundPending
 	default:
 		res.Status = payment.RefundFailed

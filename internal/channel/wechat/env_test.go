@@ -75,6 +75,7 @@ type env struct {
 	clock    *clock
 	platform *httptest.Server
 	got      chan received
+	refunds  chan received // refund notifications, at /notify/wechat/refund
 	baseURL  string
 }
 
@@ -82,9 +83,17 @@ const prefix = "/sandbox/wechat"
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{keys: keys(t), clock: &clock{}, got: make(chan received, 16)}
+	return newEnvWith(t, wxsim.Options{})
+}
+
+// newEnvWith is newEnv with a sandbox tuned by opts (its clock is the
+// env's).
+func newEnvWith(t testing.TB, opts wxsim.Options) *env {
+	t.Helper()
+	e := &env{keys: keys(t), clock: &clock{}, got: make(chan received, 16), refunds: make(chan received, 16)}
 	e.notifier = notify.New(nil, nil, 0.0001)
-	e.sandbox = wxsim.New(e.keys, e.notifier, wxsim.Options{Now: e.clock.now})
+	opts.Now = e.clock.now
+	e.sandbox = wxsim.New(e.keys, e.notifier, opts)
 	mux := http.NewServeMux()
 	e.sandbox.Mount(mux, prefix)
 	mux.HandleFunc("POST /sandbox/test-helpers/wechat/pay", e.sandbox.HelperPay)
@@ -93,6 +102,11 @@ func newEnv(t testing.TB) *env {
 	e.adapter = newAdapter(t, e.keys.AdapterConfig(e.baseURL, e.api.Client()))
 	e.platform = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/notify/wechat/refund" {
+			e.refunds <- received{header: r.Header.Clone(), body: body}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		res, err := e.adapter.ParseNotification(r.Context(), r.Header, body)
 		e.got <- received{header: r.Header.Clone(), body: body, res: res, err: err}
 		if err != nil {
@@ -109,6 +123,7 @@ func newEnv(t testing.TB) *env {
 		_, _ = w.Write(ack)
 	}))
 	t.Cleanup(func() {
+		e.sandbox.Close()
 		e.notifier.Close()
 		e.platform.Close()
 		e.api.Close()
@@ -126,6 +141,25 @@ func newAdapter(t testing.TB, cfg wechat.Config) *wechat.Adapter {
 }
 
 func (e *env) notifyURL() string { return e.platform.URL + "/notify/wechat" }
+
+// waitRefund asks for a refund until its result is final.
+func (e *env) waitRefund(t testing.TB, refundNo string) payment.RefundResult {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r, err := e.adapter.QueryRefund(context.Background(), payment.RefundRequest{RefundNo: refundNo})
+		if err != nil {
+			t.Fatalf("QueryRefund: %v", err)
+		}
+		if r.Status != payment.RefundPending {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("refund %s still pending: %+v", refundNo, r)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
 
 // payRequest is an order of amount fen expiring in 15 minutes.
 func (e *env) payRequest(orderNo string, amount int64) payment.PayRequest {

@@ -142,9 +142,26 @@ func (a *Adapter) NotificationRoute(header map[string][]string, body []byte) str
 // MerchantID implements payment.Channel: the mchid.
 func (a *Adapter) MerchantID() string { return a.cfg.MchID }
 
-// Prepare creates a Native order and returns its code_url, to be shown as
-// a QR code.
+// Prepare starts a payment the way the payer's device can pay: on a
+// phone's browser an H5 order, whose page the browser is sent to (and
+// back from, to req.ReturnURL); elsewhere a Native order whose code_url
+// is shown as a QR code to scan with a phone.
 func (a *Adapter) Prepare(ctx context.Context, req payment.PayRequest) (payment.PayInstruction, error) {
+	if req.Device == payment.Phone {
+		h5URL, err := a.PrepareH5(ctx, req)
+		if err != nil {
+			return payment.PayInstruction{}, err
+		}
+		if req.ReturnURL != "" {
+			h5URL += "&redirect_url=" + url.QueryEscape(req.ReturnURL)
+		}
+		return payment.PayInstruction{Type: payment.PayH5, URL: h5URL}, nil
+	}
+	return a.prepareNative(ctx, req)
+}
+
+// prepareNative creates a Native order and returns its code_url.
+func (a *Adapter) prepareNative(ctx context.Context, req payment.PayRequest) (payment.PayInstruction, error) {
 	desc := truncateRunes(strings.TrimSpace(req.Description), MaxDescription)
 	if desc == "" {
 		desc = defaultDescription

@@ -61,6 +61,7 @@ type Notifier struct {
 	mu       sync.Mutex
 	records  []Record
 	switches Switches
+	closed   bool // set by Close: no new deliveries start
 	wg       sync.WaitGroup
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -106,14 +107,22 @@ func (n *Notifier) Records() []Record {
 }
 
 // Send delivers build()'s message to url in the background, retrying on
-// schedule until ok(status) or the schedule runs out.
+// schedule until ok(status) or the schedule runs out. After Close it
+// sends nothing.
 func (n *Notifier) Send(channel, orderNo, url string, schedule []time.Duration, ok func(status int) bool, build func() Message) {
-	sw := n.Switches()
+	n.mu.Lock()
+	sw, closed := n.switches, n.closed
+	if !closed && !sw.Drop {
+		n.wg.Add(1)
+	}
+	n.mu.Unlock()
+	if closed {
+		return
+	}
 	if sw.Drop {
 		n.log.Info("sandbox notification dropped by switch", "channel", channel, "order_no", orderNo)
 		return
 	}
-	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
 		if !n.sleep(sw.Delay) {
@@ -179,6 +188,15 @@ func (n *Notifier) deliver(channel, orderNo, url string, attempt int, dup bool, 
 
 // Close stops pending retries and waits for deliveries in flight.
 func (n *Notifier) Close() {
+	n.mu.Lock()
+	n.closed = true
+	n.mu.Unlock()
 	n.cancel()
 	n.wg.Wait()
+}
+
+// Scale is d compressed by the current time scale, for the channels' other
+// delays (refunds settling) to follow the same clock as the retries.
+func (n *Notifier) Scale(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * n.Switches().TimeScale)
 }

@@ -3,7 +3,9 @@
 // person uses (no JavaScript needed), pays with the SPEC §5 test cards,
 // sends signed back notifications through the notifier on UnionPay's retry
 // schedule, answers transaction queries and refunds with signed k=v&
-// responses, and offers the Appendix A test helper that pays like the page.
+// responses, accepts refunds and settles them a moment later (notifying
+// the refund's backUrl), serves the daily settlement file, and offers the
+// Appendix A test helper that pays like the page.
 package upsim
 
 import (
@@ -37,7 +39,15 @@ var ErrUnknownOrder = errors.New("upsim: order not known to the gateway")
 type Options struct {
 	Log *slog.Logger
 	Now func() time.Time
+	// MerchantName is shown on the card pages; "" means 校园缴费平台.
+	MerchantName string
+	// RefundDelay is how long an accepted refund stays processing; 0
+	// means 2 s times the notifier's time scale.
+	RefundDelay time.Duration
 }
+
+// defaultMerchantName is the merchant the pages name when none is set.
+const defaultMerchantName = "校园缴费平台"
 
 // Txn is one successful payment.
 type Txn struct {
@@ -57,15 +67,33 @@ type Txn struct {
 	Notified    bool // a back notification was sent
 }
 
-// Refund is one accepted refund.
+// Refund is one accepted refund (退货).
 type Refund struct {
 	RefundNo  string // the refund's orderId
 	OrigQryID string
 	OrderNo   string
 	Amount    money.Fen
 	QueryID   string
-	At        time.Time
+	At        time.Time // accepted
+	// Status is RefundProcessing until the refund settles a moment after
+	// it was accepted, then RefundSucceeded or RefundFailed.
+	Status     string
+	RespCode   string    // the refund's origRespCode once final
+	DoneAt     time.Time // when it became final
+	SettleDate string    // MMDD of DoneAt (Beijing), for a succeeded refund
+	TraceNo    string
+	TraceTime  string // MMDDhhmmss
+
+	req      map[string]string // the backTransReq as posted
+	willFail bool              // the fail_order_no switch was on for its order
 }
+
+// Refund states.
+const (
+	RefundProcessing = "processing"
+	RefundSucceeded  = "succeeded"
+	RefundFailed     = "failed"
+)
 
 type order struct {
 	fields   map[string]string // the front request as posted
@@ -75,24 +103,34 @@ type order struct {
 	lastCode string
 	lastMsg  string
 	txn      *Txn
+	// cards are the card numbers entered at 下一步, by the opaque token the
+	// verification page carries instead of the number.
+	cards map[string]*cardEntry
 }
 
 // Gateway is the sandbox gateway; all methods are safe for concurrent use.
 type Gateway struct {
-	keys   *Keys
-	n      *notify.Notifier
-	log    *slog.Logger
-	now    func() time.Time
-	prefix string
+	keys        *Keys
+	n           *notify.Notifier
+	log         *slog.Logger
+	now         func() time.Time
+	merchant    string
+	refundDelay time.Duration
+	prefix      string
 
-	mu        sync.Mutex
-	debitOnly bool
-	orders    map[string]*order
-	txns      []*Txn
-	refunds   []Refund
-	spent     map[string]money.Fen // card+Beijing date → successful total
-	paidOut   map[string]money.Fen // card → total paid (for balances)
-	seq       int64
+	mu          sync.Mutex
+	debitOnly   bool
+	orders      map[string]*order
+	txns        []*Txn
+	refunds     []*Refund
+	spent       map[string]money.Fen // card+Beijing date → successful total
+	paidOut     map[string]money.Fen // card → total paid (for balances)
+	seq         int64
+	failRefunds map[string]bool          // orderId → its refunds fail
+	stmtEdits   map[string]StatementEdit // YYYY-MM-DD → edit of that day's file
+	closed      bool
+	stop        chan struct{}
+	wg          sync.WaitGroup
 }
 
 // New returns a gateway signing with keys and notifying through n.
@@ -103,8 +141,25 @@ func New(keys *Keys, n *notify.Notifier, opts Options) *Gateway {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Gateway{keys: keys, n: n, log: opts.Log, now: opts.Now, debitOnly: true,
-		orders: map[string]*order{}, spent: map[string]money.Fen{}, paidOut: map[string]money.Fen{}}
+	if opts.MerchantName == "" {
+		opts.MerchantName = defaultMerchantName
+	}
+	return &Gateway{keys: keys, n: n, log: opts.Log, now: opts.Now, merchant: opts.MerchantName,
+		refundDelay: opts.RefundDelay, debitOnly: true,
+		orders: map[string]*order{}, spent: map[string]money.Fen{}, paidOut: map[string]money.Fen{},
+		failRefunds: map[string]bool{}, stmtEdits: map[string]StatementEdit{}, stop: make(chan struct{})}
+}
+
+// Close stops refunds still processing from settling; it waits for one
+// settling now.
+func (g *Gateway) Close() {
+	g.mu.Lock()
+	if !g.closed {
+		g.closed = true
+		close(g.stop)
+	}
+	g.mu.Unlock()
+	g.wg.Wait()
 }
 
 // SetDebitOnly sets the merchant's debit-only setting (default true). When
@@ -126,6 +181,7 @@ func (g *Gateway) Mount(mux *http.ServeMux, prefix string) {
 	mux.HandleFunc("POST "+prefix+unionpay.PathFront, g.handleFront)
 	mux.HandleFunc("POST "+prefix+unionpay.PathQuery, g.handleQuery)
 	mux.HandleFunc("POST "+prefix+unionpay.PathBack, g.handleBack)
+	mux.HandleFunc("POST "+prefix+unionpay.PathFileTrans, g.handleFileTrans)
 	mux.HandleFunc("GET "+prefix+"/pay/card", g.handleCardPage)
 	mux.HandleFunc("POST "+prefix+"/pay/card", g.handleCardSubmit)
 	mux.HandleFunc("POST "+prefix+"/pay/confirm", g.handleConfirm)
@@ -146,7 +202,11 @@ func (g *Gateway) Transactions() []Txn {
 func (g *Gateway) Refunds() []Refund {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return append([]Refund(nil), g.refunds...)
+	out := make([]Refund, len(g.refunds))
+	for i, rf := range g.refunds {
+		out[i] = *rf
+	}
+	return out
 }
 
 var (
@@ -257,6 +317,9 @@ func (g *Gateway) Pay(ctx context.Context, orderNo, cardNo, pin, phone, smsCode 
 	o.attempts++
 	if code != "00" {
 		o.lastCode, o.lastMsg = code, acp.Message(code)
+		if code == "68" {
+			o.lastMsg = creditRefusedMsg
+		}
 		if code == "33" {
 			// Say the limit, as real banks' pages do, so that the platform
 			// can propose the items that fit (R2; api.KnownLimit reads it).
@@ -430,17 +493,10 @@ func (g *Gateway) handleQuery(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	o := g.orders[req["orderId"]]
 	var f map[string]string
-	var rf *Refund
-	for i := range g.refunds {
-		if g.refunds[i].RefundNo == req["orderId"] {
-			rf = &g.refunds[i]
-		}
-	}
-	switch {
+	switch rf := g.refundLocked(req["orderId"]); {
 	case rf != nil:
 		f = syncBase(req, "00", "成功[0000000]")
-		f["origRespCode"], f["origRespMsg"] = "00", "成功[0000000]"
-		f["txnAmt"], f["currencyCode"], f["queryId"] = strconv.FormatInt(int64(rf.Amount), 10), "156", rf.QueryID
+		g.refundQueryFields(f, rf)
 	case o == nil || o.attempts == 0:
 		f = syncBase(req, "34", "查无此交易")
 	default:
@@ -455,59 +511,6 @@ func (g *Gateway) handleQuery(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	g.mu.Unlock()
-	g.writeKV(w, f)
-}
-
-// handleBack answers backTransReq.do; it supports refunds (txnType 04).
-func (g *Gateway) handleBack(w http.ResponseWriter, r *http.Request) {
-	req, err := formFields(r)
-	if err != nil {
-		g.writeKV(w, syncBase(nil, "30", "报文格式错误"))
-		return
-	}
-	if err := g.verifyMerchant(req); err != nil {
-		g.writeKV(w, syncBase(req, "11", "验证签名失败"))
-		return
-	}
-	if req["txnType"] != "04" {
-		g.writeKV(w, syncBase(req, "30", "沙箱仅支持退货交易（txnType=04）"))
-		return
-	}
-	amt, aerr := strconv.ParseInt(req["txnAmt"], 10, 64)
-	if !orderIDRe.MatchString(req["orderId"]) || !amountRe.MatchString(req["txnAmt"]) || aerr != nil || req["origQryId"] == "" {
-		g.writeKV(w, syncBase(req, "30", "报文格式错误"))
-		return
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	f := syncBase(req, "00", "成功[0000000]")
-	f["origQryId"], f["txnAmt"] = req["origQryId"], req["txnAmt"]
-	for _, rf := range g.refunds {
-		if rf.RefundNo == req["orderId"] {
-			f["respCode"], f["respMsg"] = "12", "重复交易：退货订单号已使用"
-			g.writeKV(w, f)
-			return
-		}
-	}
-	var t *Txn
-	for _, x := range g.txns {
-		if x.QueryID == req["origQryId"] {
-			t = x
-		}
-	}
-	switch {
-	case t == nil:
-		f["respCode"], f["respMsg"] = "35", acp.Message("35")
-	case t.Refunded+money.Fen(amt) > t.Amount:
-		f["respCode"], f["respMsg"] = "33", "退货金额超过原交易可退金额"
-	default:
-		g.seq++
-		qid := g.now().In(unionpay.Beijing).Format("060102150405") + fmt.Sprintf("%03d%06d", randN(1000), g.seq%1_000_000)
-		t.Refunded += money.Fen(amt)
-		g.refunds = append(g.refunds, Refund{RefundNo: req["orderId"], OrigQryID: t.QueryID, OrderNo: t.OrderNo,
-			Amount: money.Fen(amt), QueryID: qid, At: g.now()})
-		f["queryId"] = qid
-	}
 	g.writeKV(w, f)
 }
 

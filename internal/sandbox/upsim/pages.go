@@ -1,6 +1,8 @@
 package upsim
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"html/template"
 	"net/http"
 	"strings"
@@ -8,8 +10,24 @@ import (
 	"campuspay/internal/channel/unionpay/acp"
 )
 
-// MerchantName is how the sandbox names its one merchant on the pages.
-const MerchantName = "校园缴费平台（沙箱商户）"
+// The card pages never write a full card number or a PIN into the HTML:
+// the number entered at 下一步 stays on the server, the verification page
+// carries an opaque token for it, and the PIN field is always empty (a PIN
+// typed before 免费获取 is kept with the token, so that it need not be
+// typed again).
+
+// cardEntry is a card number entered for an order, and the PIN typed
+// with it so far.
+type cardEntry struct {
+	no, pin string
+}
+
+// maxCardEntries bounds the tokens an order keeps.
+const maxCardEntries = 8
+
+// creditRefusedMsg is the gateway's words for a credit card on a
+// debit-only merchant (68).
+const creditRefusedMsg = "不支持信用卡支付，请使用银联储蓄卡/借记卡"
 
 var pages = template.Must(template.New("layout").Parse(`<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
@@ -55,11 +73,14 @@ var (
 <form method="post" action="{{.Prefix}}/pay/card">
 <input type="hidden" name="order_id" value="{{.Order}}">
 <label for="card_no">银行卡号</label>
-<input type="text" id="card_no" name="card_no" inputmode="numeric" autocomplete="cc-number" value="{{.CardNo}}" placeholder="请输入储蓄卡卡号" required>
+<input type="text" id="card_no" name="card_no" inputmode="numeric" autocomplete="cc-number" placeholder="请输入储蓄卡卡号" required>
 <button class="full" type="submit">下一步</button>
 </form>
 <p><small>仅支持银联储蓄卡（借记卡）。</small></p>
-</section>`)
+</section>
+{{if .FrontURL}}<form id="back" method="post" action="{{.FrontURL}}">
+{{range $k, $v := .Fields}}<input type="hidden" name="{{$k}}" value="{{$v}}">
+{{end}}<button class="sec full" type="submit">返回商户</button></form>{{end}}`)
 
 	verifyTpl = page(`<section class="box">
 <div class="row"><span>{{.Bank}} {{.Kind}}</span><span>{{.Masked}}</span></div>
@@ -67,9 +88,9 @@ var (
 {{if .Notice}}<p class="note">{{.Notice}}</p>{{end}}
 <form method="post" action="{{.Prefix}}/pay/confirm">
 <input type="hidden" name="order_id" value="{{.Order}}">
-<input type="hidden" name="card_no" value="{{.CardNo}}">
+<input type="hidden" name="card" value="{{.CardToken}}">
 <label for="pin">银行卡取款密码</label>
-<input type="password" id="pin" name="pin" inputmode="numeric" maxlength="6" value="{{.PIN}}" autocomplete="off">
+<input type="password" id="pin" name="pin" inputmode="numeric" maxlength="6" autocomplete="off"{{if .HasPIN}} placeholder="已输入，如需修改请重新输入"{{end}}>
 <label for="phone">银行预留手机号</label>
 <input type="tel" id="phone" name="phone" inputmode="numeric" maxlength="11" value="{{.Phone}}">
 <label for="sms_code">短信验证码</label>
@@ -102,9 +123,9 @@ var (
 type pageData struct {
 	Prefix, Merchant, Order, Amount string
 	Error, Notice, Code, Advice     string
-	CardNo, Bank, Kind, Masked      string
-	PIN, Phone, SMS                 string
-	Success                         bool
+	CardToken, Bank, Kind, Masked   string
+	Phone, SMS                      string
+	HasPIN, Success                 bool
 	FrontURL                        template.URL
 	Fields                          map[string]string
 }
@@ -113,7 +134,7 @@ func (g *Gateway) render(w http.ResponseWriter, status int, t *template.Template
 	g.mu.Lock()
 	d.Prefix = g.prefix
 	g.mu.Unlock()
-	d.Merchant = MerchantName
+	d.Merchant = g.merchant
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -206,7 +227,11 @@ func (g *Gateway) handleCardPage(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// handleCardSubmit takes the card number and shows the verification page.
+// handleCardSubmit takes the card number (下一步). Like the real gateway
+// it knows a credit card by its number: on a debit-only merchant it
+// refuses it here (68), records the failed attempt for queries, and
+// offers 返回商户 with the signed failure; otherwise it shows the
+// verification page.
 func (g *Gateway) handleCardSubmit(w http.ResponseWriter, r *http.Request) {
 	id := r.PostFormValue("order_id")
 	d, paid, ok := g.orderView(id)
@@ -221,13 +246,71 @@ func (g *Gateway) handleCardSubmit(w http.ResponseWriter, r *http.Request) {
 	no := normalizeCard(r.PostFormValue("card_no"))
 	c, known := findCard(no)
 	if !known {
-		d.CardNo = no
 		d.Error = "无效卡号（应答码 61），请核对卡号后重新输入"
 		g.render(w, http.StatusOK, cardTpl, d)
 		return
 	}
-	d.CardNo, d.Bank, d.Kind, d.Masked = c.No, c.Bank, c.Kind(), MaskCard(c.No)
+	if g.refuseCredit(id, c) {
+		d.Error = creditRefusedMsg + "（应答码 68）"
+		d.FrontURL, d.Fields = g.frontReturn(id, "68", creditRefusedMsg)
+		g.render(w, http.StatusOK, cardTpl, d)
+		return
+	}
+	d.CardToken = g.rememberCard(id, c.No)
+	d.Bank, d.Kind, d.Masked = c.Bank, c.Kind(), MaskCard(c.No)
 	g.render(w, http.StatusOK, verifyTpl, d)
+}
+
+// refuseCredit records a refused attempt (68) when c is a credit card and
+// the merchant is debit-only, and reports whether it did.
+func (g *Gateway) refuseCredit(orderNo string, c Card) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	o := g.orders[orderNo]
+	if o == nil || o.txn != nil || !c.Credit || !g.debitOnly {
+		return false
+	}
+	o.attempts++
+	o.lastCode, o.lastMsg = "68", creditRefusedMsg
+	g.log.Info("sandbox unionpay payment refused", "order_no", orderNo, "resp_code", "68")
+	return true
+}
+
+// rememberCard keeps a card number for an order and returns its token.
+func (g *Gateway) rememberCard(orderNo, cardNo string) string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	token := hex.EncodeToString(b)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	o := g.orders[orderNo]
+	if o == nil {
+		return ""
+	}
+	if o.cards == nil || len(o.cards) >= maxCardEntries {
+		o.cards = map[string]*cardEntry{}
+	}
+	o.cards[token] = &cardEntry{no: cardNo}
+	return token
+}
+
+// cardOf returns the card number behind a token and the PIN kept with it,
+// first keeping pin when one was typed.
+func (g *Gateway) cardOf(orderNo, token, pin string) (no, keptPIN string, ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	o := g.orders[orderNo]
+	if o == nil || token == "" {
+		return "", "", false
+	}
+	e := o.cards[token]
+	if e == nil {
+		return "", "", false
+	}
+	if pin != "" {
+		e.pin = pin
+	}
+	return e.no, e.pin, true
 }
 
 // handleConfirm sends the SMS code ("免费获取") or pays ("确认付款").
@@ -238,16 +321,21 @@ func (g *Gateway) handleConfirm(w http.ResponseWriter, r *http.Request) {
 		g.errorPage(w, http.StatusNotFound, "34", "订单不存在，请返回商户重新发起支付")
 		return
 	}
-	no := normalizeCard(r.PostFormValue("card_no"))
 	if paid {
-		g.resultPage(w, id, no, "00", "")
+		g.resultPage(w, id, "", "00", "")
 		return
 	}
-	c, known := findCard(no)
-	d.CardNo, d.PIN, d.Phone, d.SMS = no, r.PostFormValue("pin"), strings.TrimSpace(r.PostFormValue("phone")), r.PostFormValue("sms_code")
-	if known {
-		d.Bank, d.Kind, d.Masked = c.Bank, c.Kind(), MaskCard(c.No)
+	token := r.PostFormValue("card")
+	no, pin, known := g.cardOf(id, token, r.PostFormValue("pin"))
+	if !known {
+		d.Error = "页面已失效，请重新输入银行卡号"
+		g.render(w, http.StatusOK, cardTpl, d)
+		return
 	}
+	c, _ := findCard(no)
+	d.CardToken, d.HasPIN = token, pin != ""
+	d.Phone, d.SMS = strings.TrimSpace(r.PostFormValue("phone")), r.PostFormValue("sms_code")
+	d.Bank, d.Kind, d.Masked = c.Bank, c.Kind(), MaskCard(c.No)
 	if r.PostFormValue("action") == "sms" {
 		if len(d.Phone) != 11 {
 			d.Error = "请先填写11位银行预留手机号"
@@ -257,7 +345,7 @@ func (g *Gateway) handleConfirm(w http.ResponseWriter, r *http.Request) {
 		g.render(w, http.StatusOK, verifyTpl, d)
 		return
 	}
-	code, msg, err := g.Pay(r.Context(), id, no, d.PIN, d.Phone, d.SMS)
+	code, msg, err := g.Pay(r.Context(), id, no, pin, d.Phone, d.SMS)
 	if err != nil {
 		g.errorPage(w, http.StatusNotFound, "34", "订单不存在，请返回商户重新发起支付")
 		return

@@ -49,6 +49,7 @@ func newEnv(t *testing.T) *env {
 	n := notify.New(nil, nil, 0.001)
 	t.Cleanup(n.Close)
 	gw := upsim.New(keys, n, upsim.Options{})
+	t.Cleanup(gw.Close)
 	e := &env{gw: gw, hits: make(chan []byte, 16)}
 	mux := http.NewServeMux()
 	gw.Mount(mux, "/sandbox/unionpay")
@@ -211,14 +212,19 @@ func TestPageFlow(t *testing.T) {
 	mustContain(t, page, "工商银行", "622202*********0009", `<label for="pin">银行卡取款密码`,
 		`<label for="phone">银行预留手机号`, `<label for="sms_code">短信验证码`, "免费获取", "确认付款")
 
+	mustNotLeak(t, page, "6222021000000000009")
 	f = findForm(t, page, "确认付款")
 	_, page = browser(t, f.method, absolute(e, f.action), with(f.hidden, "pin", "123456", "phone", "13800000001", "action", "sms"))
-	mustContain(t, page, "验证码已发送至 138****0001：111111", `value="13800000001"`, `value="123456"`)
+	mustContain(t, page, "验证码已发送至 138****0001：111111", `value="13800000001"`, "已输入")
+	mustNotLeak(t, page, "6222021000000000009")
 
+	// The PIN typed before 免费获取 is kept on the server: the field stays
+	// empty and need not be typed again.
 	f = findForm(t, page, "确认付款")
 	_, page = browser(t, f.method, absolute(e, f.action),
-		with(f.hidden, "pin", "123456", "phone", "13800000001", "sms_code", "111111", "action", "pay"))
-	mustContain(t, page, "支付成功", "返回商户")
+		with(f.hidden, "phone", "13800000001", "sms_code", "111111", "action", "pay"))
+	mustContain(t, page, "支付成功", "返回商户", "622202*********0009")
+	mustNotLeak(t, page, "6222021000000000009")
 
 	back := findForm(t, page, "返回商户")
 	if back.method != "POST" || back.action != in.Fields["frontUrl"] {
@@ -250,12 +256,17 @@ func TestPageFailureAndRetry(t *testing.T) {
 	f := findForm(t, page, "下一步")
 	_, bad := browser(t, f.method, absolute(e, f.action), with(f.hidden, "card_no", "1234567890123"))
 	mustContain(t, bad, "无效卡号", "下一步")
+	mustNotLeak(t, bad, "1234567890123")
 
 	_, page = browser(t, f.method, absolute(e, f.action), with(f.hidden, "card_no", "6222021000000000009"))
 	f = findForm(t, page, "确认付款")
+	_, stale := browser(t, f.method, absolute(e, f.action),
+		with(f.hidden, "card", "0000", "pin", "123456", "phone", "13800000001", "sms_code", "111111", "action", "pay"))
+	mustContain(t, stale, "页面已失效", "下一步")
 	_, page = browser(t, f.method, absolute(e, f.action),
 		with(f.hidden, "pin", "000000", "phone", "13800000001", "sms_code", "111111", "action", "pay"))
 	mustContain(t, page, "支付失败", "密码错误", "65", "更换银行卡", "返回商户")
+	mustNotLeak(t, page, "6222021000000000009")
 
 	back := findForm(t, page, "返回商户")
 	r, err := e.adapter.ParseNotification(context.Background(), nil, []byte(back.hidden.Encode()))
@@ -266,6 +277,105 @@ func TestPageFailureAndRetry(t *testing.T) {
 	again := findForm(t, page, "更换银行卡")
 	_, page = browser(t, again.method, absolute(e, again.action), again.hidden)
 	mustContain(t, page, "直接付款", no)
+}
+
+// mustNotLeak fails when a page writes a full card number into its HTML,
+// or any value into a PIN field.
+func mustNotLeak(t *testing.T, page, cardNo string) {
+	t.Helper()
+	if strings.Contains(page, cardNo) {
+		t.Fatalf("page shows the full card number %s:\n%s", cardNo, page)
+	}
+	for _, in := range inputRe.FindAllString(page, -1) {
+		if a := attrs(in); a["name"] == "pin" && a["value"] != "" {
+			t.Fatalf("PIN field with a value: %s", in)
+		}
+	}
+}
+
+// TestCreditRefusedAtCardStep: like the real gateway, the sandbox knows a
+// credit card by its number and refuses it at 下一步 (68) on a debit-only
+// merchant, before any PIN; the failure is known by query and can be
+// taken back to the merchant. With debit-only off it asks for the PIN.
+func TestCreditRefusedAtCardStep(t *testing.T) {
+	const credit = "6225751000000000008"
+	tests := []struct {
+		name      string
+		debitOnly bool
+	}{
+		{"refused at 下一步 on a debit-only merchant", true},
+		{"asked for a PIN when the merchant takes credit cards", false},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.gw.SetDebitOnly(tc.debitOnly)
+			no := "T" + time.Now().Format("20060102150405") + "CR" + string(rune('A'+i))
+			in := e.prepare(t, no, 580000, 15*time.Minute)
+			_, page := browser(t, http.MethodPost, in.URL, fieldsForm(in.Fields))
+			f := findForm(t, page, "下一步")
+			_, page = browser(t, f.method, absolute(e, f.action), with(f.hidden, "card_no", "6225 7510 0000 0000 008"))
+			mustNotLeak(t, page, credit)
+			created, _ := time.ParseInLocation(unionpay.TimeLayout, in.Fields["txnTime"], unionpay.Beijing)
+			q, err := e.adapter.Query(context.Background(), payment.QueryRequest{OrderNo: no, CreatedAt: created})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.debitOnly {
+				mustContain(t, page, "招商银行 信用卡", "622575*********0008", `<label for="pin">`)
+				if q.Status != payment.TxnNotFound {
+					t.Fatalf("query before any payment attempt: %+v", q)
+				}
+				return
+			}
+			mustContain(t, page, "不支持信用卡支付", "请使用银联储蓄卡/借记卡", "68", "下一步", "返回商户")
+			if strings.Contains(page, `id="pin"`) {
+				t.Fatal("credit card asked for a PIN")
+			}
+			if q.Status != payment.TxnFailed || q.RespCode != "68" || q.Failure != payment.FailCreditCard ||
+				!strings.Contains(q.RespMsg, "请使用银联储蓄卡/借记卡") {
+				t.Fatalf("query after the refusal: %+v", q)
+			}
+			back := findForm(t, page, "返回商户")
+			r, err := e.adapter.ParseNotification(context.Background(), nil, []byte(back.hidden.Encode()))
+			if err != nil || r.Status != payment.TxnFailed || r.RespCode != "68" || r.OrderNo != no {
+				t.Fatalf("front return %+v %v", r, err)
+			}
+			// A debit card still pays the order afterwards.
+			f = findForm(t, page, "下一步")
+			_, page = browser(t, f.method, absolute(e, f.action), with(f.hidden, "card_no", "6222021000000000009"))
+			f = findForm(t, page, "确认付款")
+			_, page = browser(t, f.method, absolute(e, f.action),
+				with(f.hidden, "pin", "123456", "phone", "13800000001", "sms_code", "111111", "action", "pay"))
+			mustContain(t, page, "支付成功")
+		})
+	}
+}
+
+// TestMerchantName: the card pages name the merchant the gateway was given.
+func TestMerchantName(t *testing.T) {
+	for _, tc := range []struct{ set, want string }{{"", "校园缴费平台"}, {"重庆某某学院", "重庆某某学院"}} {
+		n := notify.New(nil, nil, 0.001)
+		gw := upsim.New(keys, n, upsim.Options{MerchantName: tc.set})
+		mux := http.NewServeMux()
+		gw.Mount(mux, "/sandbox/unionpay")
+		srv := httptest.NewServer(mux)
+		a, err := unionpay.New(keys.AdapterConfig(srv.URL+"/sandbox/unionpay", srv.Client()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		in, err := a.Prepare(context.Background(), payment.PayRequest{OrderNo: "T" + now.Format("20060102150405") + "MN",
+			Amount: 100, CreatedAt: now, ExpiresAt: now.Add(time.Minute), PostBackURL: srv.URL + "/r", NotifyURL: srv.URL + "/n"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, page := browser(t, http.MethodPost, in.URL, fieldsForm(in.Fields))
+		mustContain(t, page, "<span>商户</span><span>"+tc.want+"</span>")
+		srv.Close()
+		gw.Close()
+		n.Close()
+	}
 }
 
 func TestFrontRequestRefused(t *testing.T) {
@@ -353,7 +463,7 @@ func TestHelperPay(t *testing.T) {
 
 func TestSyncEndpointsCheckSignature(t *testing.T) {
 	e := newEnv(t)
-	for _, path := range []string{unionpay.PathQuery, unionpay.PathBack} {
+	for _, path := range []string{unionpay.PathQuery, unionpay.PathBack, unionpay.PathFileTrans} {
 		t.Run(path, func(t *testing.T) {
 			f := map[string]string{"version": "5.1.0", "signMethod": "01", "txnType": "00", "merId": keys.MerID,
 				"orderId": "T20250000001", "txnTime": "20250901120000"}

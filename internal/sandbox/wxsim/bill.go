@@ -37,68 +37,147 @@ func tick(s string) string { return "`" + s }
 
 func yuan(fen int64) string { return money.Fen(fen).Yuan() }
 
-// billLocked writes the trade bill of day (Beijing), or nil if it is empty.
-func (s *Server) billLocked(day time.Time, billType string) []byte {
-	type line struct {
-		at   time.Time
-		cols []string
+// StatementEdit makes the trade bills of one day differ from what was
+// paid, so that reconciliation differences can be tested: the first line
+// of order DropOrderNo is left out, or the first line of AlterOrderNo says
+// AlterAmount (the summary follows the lines).
+type StatementEdit struct {
+	DropOrderNo  string
+	AlterOrderNo string
+	AlterAmount  money.Fen
+}
+
+// SetStatementEdit applies e to every bill of day (its calendar date)
+// served from now on; nil clears it.
+func (s *Server) SetStatementEdit(day time.Time, e *StatementEdit) {
+	key := day.Format(time.DateOnly)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e == nil {
+		delete(s.stmtEdits, key)
+		return
 	}
-	var lines []line
-	var settled, refunded, fees, orderTotal int64
+	s.stmtEdits[key] = *e
+}
+
+// ClearStatementEdits removes every statement edit.
+func (s *Server) ClearStatementEdits() {
+	s.mu.Lock()
+	s.stmtEdits = map[string]StatementEdit{}
+	s.mu.Unlock()
+}
+
+// StatementEdits returns the edits in force, by YYYY-MM-DD.
+func (s *Server) StatementEdits() map[string]StatementEdit {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]StatementEdit, len(s.stmtEdits))
+	for k, v := range s.stmtEdits {
+		out[k] = v
+	}
+	return out
+}
+
+// billLine is one transaction of a trade bill before it is written.
+type billLine struct {
+	at     time.Time
+	o      *order
+	rf     *refund // nil for a payment
+	amount int64   // the order's total, or the refund's amount
+}
+
+func (l billLine) fee() int64 {
+	if l.rf != nil {
+		return -fee(l.amount)
+	}
+	return fee(l.amount)
+}
+
+func (l billLine) cols(mchID string) []string {
+	o := l.o
+	common := []string{tick(l.at.In(beijing).Format(time.DateTime)), tick(o.appID), tick(mchID), tick("0"), tick(""),
+		tick(o.transactionID), tick(o.outTradeNo), tick(o.openID), tick(o.tradeType)}
+	if l.rf == nil {
+		return append(common, tick("SUCCESS"),
+			tick(o.bankType), tick("CNY"), tick(yuan(l.amount)), tick("0.00"), tick("0"), tick("0"),
+			tick("0.00"), tick("0.00"), tick(""), tick(""), tick(o.description), tick(o.attach),
+			tick(yuan(l.fee())), tick(feeRate), tick(yuan(l.amount)), tick("0.00"), tick(""))
+	}
+	return append(common, tick("REFUND"),
+		tick(o.bankType), tick("CNY"), tick(yuan(o.total)), tick("0.00"), tick(l.rf.refundID),
+		tick(l.rf.outRefundNo), tick(yuan(l.amount)), tick("0.00"), tick("ORIGINAL"), tick(l.rf.status),
+		tick(o.description), tick(o.attach), tick(yuan(l.fee())), tick(feeRate), tick(yuan(o.total)),
+		tick(yuan(l.amount)), tick(""))
+}
+
+// apply edits the lines of a bill.
+func (e StatementEdit) apply(lines []billLine) []billLine {
+	for i, l := range lines {
+		if e.DropOrderNo != "" && l.o.outTradeNo == e.DropOrderNo {
+			return append(lines[:i:i], lines[i+1:]...)
+		}
+	}
+	for i, l := range lines {
+		if e.AlterOrderNo != "" && l.o.outTradeNo == e.AlterOrderNo && e.AlterAmount > 0 {
+			lines[i].amount = int64(e.AlterAmount)
+			break
+		}
+	}
+	return lines
+}
+
+// billLocked writes the trade bill of day (Beijing), or nil if it is
+// empty: the payments that succeeded that day (Native and H5) and, as
+// WeChat's ALL bill has them, the refunds that succeeded that day as
+// REFUND lines.
+func (s *Server) billLocked(day time.Time, billType string) []byte {
 	inDay := func(t time.Time) bool {
 		bt := t.In(beijing)
 		return !bt.Before(day) && bt.Before(day.AddDate(0, 0, 1))
 	}
+	var lines []billLine
 	if billType == "ALL" || billType == "SUCCESS" {
 		for _, o := range s.orders {
-			if o.transactionID == "" || !inDay(o.successTime) {
-				continue
+			if o.transactionID != "" && inDay(o.successTime) {
+				lines = append(lines, billLine{at: o.successTime, o: o, amount: o.total})
 			}
-			f := fee(o.total)
-			settled += o.total
-			orderTotal += o.total
-			fees += f
-			lines = append(lines, line{o.successTime, []string{
-				o.successTime.In(beijing).Format(time.DateTime), tick(o.appID), tick(s.keys.MchID), tick("0"), tick(""),
-				tick(o.transactionID), tick(o.outTradeNo), tick(o.openID), tick("NATIVE"), tick("SUCCESS"),
-				tick(o.bankType), tick("CNY"), tick(yuan(o.total)), tick("0.00"), tick("0"), tick("0"),
-				tick("0.00"), tick("0.00"), tick(""), tick(""), tick(o.description), tick(o.attach),
-				tick(yuan(f)), tick(feeRate), tick(yuan(o.total)), tick("0.00"), tick(""),
-			}})
 		}
 	}
 	if billType == "ALL" || billType == "REFUND" {
 		for _, rf := range s.refunds {
-			if !inDay(rf.createdAt) {
-				continue
+			if rf.status == RefundSuccess && inDay(rf.successTime) {
+				lines = append(lines, billLine{at: rf.successTime, o: rf.order, rf: rf, amount: rf.amount})
 			}
-			o := rf.order
-			f := -fee(rf.amount)
-			refunded += rf.amount
-			fees += f
-			lines = append(lines, line{rf.createdAt, []string{
-				rf.createdAt.In(beijing).Format(time.DateTime), tick(o.appID), tick(s.keys.MchID), tick("0"), tick(""),
-				tick(o.transactionID), tick(o.outTradeNo), tick(o.openID), tick("NATIVE"), tick("REFUND"),
-				tick(o.bankType), tick("CNY"), tick(yuan(o.total)), tick("0.00"), tick(rf.refundID),
-				tick(rf.outRefundNo), tick(yuan(rf.amount)), tick("0.00"), tick("ORIGINAL"), tick("SUCCESS"),
-				tick(o.description), tick(o.attach), tick(yuan(f)), tick(feeRate), tick(yuan(o.total)),
-				tick(yuan(rf.amount)), tick(""),
-			}})
 		}
+	}
+	sort.SliceStable(lines, func(i, j int) bool {
+		if !lines[i].at.Equal(lines[j].at) {
+			return lines[i].at.Before(lines[j].at)
+		}
+		return lines[i].rf == nil && lines[j].rf != nil
+	})
+	if e, ok := s.stmtEdits[day.Format(time.DateOnly)]; ok {
+		lines = e.apply(lines)
 	}
 	if len(lines) == 0 {
 		return nil
 	}
-	sort.SliceStable(lines, func(i, j int) bool { return lines[i].at.Before(lines[j].at) })
+	var settled, refunded, fees int64
 	var buf bytes.Buffer
 	cw := csv.NewWriter(&buf)
 	_ = cw.Write(billHeader)
 	for _, l := range lines {
-		_ = cw.Write(l.cols)
+		if l.rf == nil {
+			settled += l.amount
+		} else {
+			refunded += l.amount
+		}
+		fees += l.fee()
+		_ = cw.Write(l.cols(s.keys.MchID))
 	}
 	_ = cw.Write(billSummaryHeader)
 	_ = cw.Write([]string{tick(strconv.Itoa(len(lines))), tick(yuan(settled)), tick(yuan(refunded)), tick("0.00"),
-		tick(yuan(fees)), tick(yuan(orderTotal)), tick(yuan(refunded))})
+		tick(yuan(fees)), tick(yuan(settled)), tick(yuan(refunded))})
 	cw.Flush()
 	return buf.Bytes()
 }

@@ -20,11 +20,17 @@ import (
 // TRANSACTION.SUCCESS notification to the order's notify_url on WeChat's
 // retry schedule. An unknown codeURL is ErrUnknownCodeURL.
 func (s *Server) Pay(ctx context.Context, codeURL string) (tradeState string, err error) {
+	return s.pay(ctx, func() (*order, error) { return s.lookupLocked(codeURL) })
+}
+
+// pay pays the order find returns (called with s.mu held), as Pay and
+// PayH5 describe.
+func (s *Server) pay(ctx context.Context, find func() (*order, error)) (tradeState string, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
 	s.mu.Lock()
-	o, err := s.lookupLocked(codeURL)
+	o, err := find()
 	if err != nil {
 		s.mu.Unlock()
 		return "", err
@@ -51,7 +57,9 @@ func (s *Server) Pay(ctx context.Context, codeURL string) (tradeState string, er
 	if s.n != nil {
 		s.n.Send("wechat", orderNo, notifyURL, notify.WeChatSchedule,
 			func(status int) bool { return status == http.StatusOK || status == http.StatusNoContent },
-			func() notify.Message { return s.notification(id, now, tx) })
+			func() notify.Message {
+				return s.event(id, now, "TRANSACTION.SUCCESS", "支付成功", "transaction", tx)
+			})
 	}
 	return StateSuccess, nil
 }
@@ -74,24 +82,25 @@ type notifyCipher struct {
 	Nonce          string `json:"nonce"`
 }
 
-// notification builds one delivery of a payment notification: the same id
-// every time, a fresh encryption and signature.
-func (s *Server) notification(id string, created time.Time, tx txJSON) notify.Message {
-	plain, err := json.Marshal(tx)
+// event builds one delivery of a notification whose resource, of
+// originalType, is resource encrypted: the same id every time, a fresh
+// encryption and signature.
+func (s *Server) event(id string, created time.Time, eventType, summary, originalType string, resource any) notify.Message {
+	plain, err := json.Marshal(resource)
 	if err != nil {
-		s.log.Error("wxsim: marshal transaction", "err", err)
+		s.log.Error("wxsim: marshal "+originalType, "err", err)
 		return notify.Message{}
 	}
-	ct, nonce, err := s.keys.encryptResource(plain, "transaction")
+	ct, nonce, err := s.keys.encryptResource(plain, originalType)
 	if err != nil {
 		s.log.Error("wxsim: encrypt notification", "err", err)
 		return notify.Message{}
 	}
 	body, err := json.Marshal(notifyBody{
 		ID: id, CreateTime: created.In(beijing).Format(time.RFC3339), ResourceType: "encrypt-resource",
-		EventType: "TRANSACTION.SUCCESS", Summary: "支付成功",
-		Resource: notifyCipher{OriginalType: "transaction", Algorithm: "AEAD_AES_256_GCM",
-			Ciphertext: ct, AssociatedData: "transaction", Nonce: nonce},
+		EventType: eventType, Summary: summary,
+		Resource: notifyCipher{OriginalType: originalType, Algorithm: "AEAD_AES_256_GCM",
+			Ciphertext: ct, AssociatedData: originalType, Nonce: nonce},
 	})
 	if err != nil {
 		s.log.Error("wxsim: marshal notification", "err", err)
@@ -119,8 +128,10 @@ func (s *Server) PayURL(codeURL string) string {
 }
 
 // HelperPay is the test helper of Appendix A, for POST
-// /sandbox/test-helpers/wechat/pay: {"code_url"} → 200 {"trade_state"}, as
-// if the payer scanned and paid. Errors are {"error":{"code","message"}}.
+// /sandbox/test-helpers/wechat/pay: {"code_url"} or {"h5_url"} → 200
+// {"trade_state"}, as if the payer scanned and paid, or confirmed on the
+// H5 page. Errors are {"error":{"code","message"}}; an h5_url past its
+// five minutes is 410 h5_url_expired.
 func (s *Server) HelperPay(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		helperError(w, http.StatusMethodNotAllowed, "method_not_allowed", "请使用POST")
@@ -128,15 +139,29 @@ func (s *Server) HelperPay(w http.ResponseWriter, r *http.Request) {
 	}
 	var req struct {
 		CodeURL string `json:"code_url"`
+		H5URL   string `json:"h5_url"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil || req.CodeURL == "" {
-		helperError(w, http.StatusBadRequest, "invalid_request", "请求须为JSON，并包含code_url")
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil ||
+		(req.CodeURL == "") == (req.H5URL == "") {
+		helperError(w, http.StatusBadRequest, "invalid_request", "请求须为JSON，并包含code_url或h5_url之一")
 		return
 	}
-	state, err := s.Pay(r.Context(), req.CodeURL)
+	var state string
+	var err error
+	if req.H5URL != "" {
+		state, err = s.PayH5(r.Context(), req.H5URL)
+	} else {
+		state, err = s.Pay(r.Context(), req.CodeURL)
+	}
 	switch {
 	case errors.Is(err, ErrUnknownCodeURL):
 		helperError(w, http.StatusNotFound, "code_url_not_found", "二维码不存在或不是沙箱生成的")
+		return
+	case errors.Is(err, ErrUnknownH5URL):
+		helperError(w, http.StatusNotFound, "h5_url_not_found", "支付链接不存在或不是沙箱生成的")
+		return
+	case errors.Is(err, ErrH5URLExpired):
+		helperError(w, http.StatusGone, "h5_url_expired", "支付链接已过期（有效期5分钟），请重新下单")
 		return
 	case err != nil:
 		helperError(w, http.StatusInternalServerError, "internal", "系统繁忙，请稍后再试")

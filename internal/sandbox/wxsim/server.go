@@ -1,9 +1,11 @@
-// Package wxsim is the sandbox WeChat Pay API v3 server (Native payments):
-// it verifies the merchant's request signatures, signs every response with
-// the platform key, keeps orders, refunds and trade bills in memory, lets a
-// "payer" pay a code_url (a page for people, a test helper for scripts) and
-// sends AES-GCM encrypted, signed payment notifications on WeChat's retry
-// schedule. There is no official v3 sandbox; this one follows PROTOCOLS.md.
+// Package wxsim is the sandbox WeChat Pay API v3 server (Native and H5
+// payments): it verifies the merchant's request signatures, signs every
+// response with the platform key, keeps orders, refunds and trade bills in
+// memory, lets a "payer" pay a code_url or an h5_url (pages for people, a
+// test helper for scripts), settles refunds a moment after accepting them,
+// and sends AES-GCM encrypted, signed payment and refund notifications on
+// WeChat's retry schedule. There is no official v3 sandbox; this one
+// follows PROTOCOLS.md.
 package wxsim
 
 import (
@@ -32,31 +34,45 @@ type Options struct {
 	// nil means time.Now. Signature timestamps always use the wall clock,
 	// since the peer checks them against its own.
 	Now func() time.Time
-	// MerchantName is shown on the payer page; "" means 校园统一缴费平台.
+	// MerchantName is shown on the payer pages; "" means 校园缴费平台.
 	MerchantName string
+	// RefundDelay is how long an accepted refund stays PROCESSING; 0 means
+	// 2 s times the notifier's time scale.
+	RefundDelay time.Duration
 }
+
+// defaultMerchantName is the merchant the pages name when none is set.
+const defaultMerchantName = "校园缴费平台"
 
 // Server is the sandbox WeChat Pay server for one merchant account. It is
 // safe for concurrent use; all state is in memory.
 type Server struct {
-	keys     *Keys
-	n        *notify.Notifier
-	log      *slog.Logger
-	now      func() time.Time
-	merchant string
+	keys        *Keys
+	n           *notify.Notifier
+	log         *slog.Logger
+	now         func() time.Time
+	merchant    string
+	refundDelay time.Duration
 
-	mu      sync.Mutex
-	prefix  string
-	seq     int64
-	orders  map[string]*order  // by out_trade_no
-	tokens  map[string]*order  // by code_url token
-	refunds map[string]*refund // by out_refund_no
-	bills   map[string]bill    // by download token
+	mu          sync.Mutex
+	prefix      string
+	seq         int64
+	orders      map[string]*order        // by out_trade_no
+	tokens      map[string]*order        // by code_url token
+	h5          map[string]*h5Link       // by prepay_id
+	refunds     map[string]*refund       // by out_refund_no
+	bills       map[string]bill          // by download token
+	failRefunds map[string]bool          // out_trade_no → its refunds fail
+	stmtEdits   map[string]StatementEdit // YYYY-MM-DD → edit of that day's bill
+	closed      bool
+	stop        chan struct{}
+	wg          sync.WaitGroup
 }
 
-// order is one Native order.
+// order is one Native or H5 order.
 type order struct {
 	seq           int64
+	tradeType     string // TradeNative or TradeH5
 	appID         string
 	description   string
 	outTradeNo    string
@@ -78,14 +94,19 @@ type order struct {
 	notifyID      string
 }
 
-// refund is one refund; the sandbox settles it at once.
+// refund is one refund: PROCESSING when accepted, SUCCESS or ABNORMAL a
+// moment later.
 type refund struct {
 	refundID    string
 	outRefundNo string
 	order       *order
 	amount      int64
 	reason      string
+	notifyURL   string
 	createdAt   time.Time
+	status      string
+	successTime time.Time
+	willFail    bool // the fail switch was on for its order
 }
 
 type bill struct {
@@ -96,6 +117,7 @@ type bill struct {
 // Transaction is a snapshot of one sandbox order.
 type Transaction struct {
 	OutTradeNo     string    `json:"out_trade_no"`
+	TradeType      string    `json:"trade_type"`
 	Description    string    `json:"description"`
 	Total          int64     `json:"total"`
 	Refunded       int64     `json:"refunded"`
@@ -117,6 +139,12 @@ const (
 	StateRefund  = "REFUND"
 )
 
+// Trade types of the sandbox's orders.
+const (
+	TradeNative = "NATIVE"
+	TradeH5     = "MWEB"
+)
+
 // CodeURLPrefix starts every code_url the sandbox issues.
 const CodeURLPrefix = "weixin://wxpay/bizpayurl?pr="
 
@@ -134,15 +162,20 @@ var beijing = time.FixedZone("CST", 8*3600)
 // none are sent).
 func New(keys *Keys, n *notify.Notifier, opts Options) *Server {
 	s := &Server{
-		keys:     keys,
-		n:        n,
-		log:      opts.Log,
-		now:      opts.Now,
-		merchant: opts.MerchantName,
-		orders:   map[string]*order{},
-		tokens:   map[string]*order{},
-		refunds:  map[string]*refund{},
-		bills:    map[string]bill{},
+		keys:        keys,
+		n:           n,
+		log:         opts.Log,
+		now:         opts.Now,
+		merchant:    opts.MerchantName,
+		orders:      map[string]*order{},
+		tokens:      map[string]*order{},
+		h5:          map[string]*h5Link{},
+		refunds:     map[string]*refund{},
+		bills:       map[string]bill{},
+		failRefunds: map[string]bool{},
+		stmtEdits:   map[string]StatementEdit{},
+		stop:        make(chan struct{}),
+		refundDelay: opts.RefundDelay,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -151,14 +184,27 @@ func New(keys *Keys, n *notify.Notifier, opts Options) *Server {
 		s.now = time.Now
 	}
 	if s.merchant == "" {
-		s.merchant = "校园统一缴费平台"
+		s.merchant = defaultMerchantName
 	}
 	return s
 }
 
-// Mount registers the API (prefix+"/v3/…") and the payer page
-// (prefix+"/pay") on mux; prefix is e.g. "/sandbox/wechat". The test
-// helper HelperPay is mounted by the caller at its Appendix A path.
+// Close stops refunds still processing from settling; it waits for one
+// settling now.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.stop)
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// Mount registers the API (prefix+"/v3/…") and the payer pages
+// (prefix+"/pay" for a code_url, prefix+"/h5" for an h5_url) on mux;
+// prefix is e.g. "/sandbox/wechat". The test helper HelperPay is mounted
+// by the caller at its Appendix A path.
 func (s *Server) Mount(mux *http.ServeMux, prefix string) {
 	prefix = strings.TrimSuffix(prefix, "/")
 	s.mu.Lock()
@@ -166,6 +212,7 @@ func (s *Server) Mount(mux *http.ServeMux, prefix string) {
 	s.mu.Unlock()
 	p := prefix + "/v3"
 	mux.Handle("POST "+p+"/pay/transactions/native", s.api(s.handlePrepay))
+	mux.Handle("POST "+p+"/pay/transactions/h5", s.api(s.handlePrepayH5))
 	mux.Handle("GET "+p+"/pay/transactions/out-trade-no/{no}", s.api(s.handleQuery))
 	mux.Handle("POST "+p+"/pay/transactions/out-trade-no/{no}/close", s.api(s.handleClose))
 	mux.Handle("POST "+p+"/refund/domestic/refunds", s.api(s.handleRefund))
@@ -177,6 +224,8 @@ func (s *Server) Mount(mux *http.ServeMux, prefix string) {
 	}))
 	mux.HandleFunc("GET "+prefix+"/pay", s.handlePayPage)
 	mux.HandleFunc("POST "+prefix+"/pay", s.handlePayConfirm)
+	mux.HandleFunc("GET "+prefix+"/h5", s.handleH5Page)
+	mux.HandleFunc("POST "+prefix+"/h5", s.handleH5Confirm)
 }
 
 // maxBody bounds a request body.
@@ -270,6 +319,9 @@ type prepayRequest struct {
 	} `json:"amount"`
 	SceneInfo *struct {
 		PayerClientIP string `json:"payer_client_ip"`
+		H5Info        *struct {
+			Type string `json:"type"`
+		} `json:"h5_info"`
 	} `json:"scene_info"`
 }
 
@@ -281,6 +333,13 @@ func checkNotifyURL(raw string) bool {
 }
 
 func (s *Server) handlePrepay(w http.ResponseWriter, r *http.Request, body []byte) {
+	s.prepay(w, r, body, TradeNative)
+}
+
+// prepay creates a Native or H5 order (the same body; H5 requires
+// scene_info with h5_info) or answers again for one created before with
+// the same parameters.
+func (s *Server) prepay(w http.ResponseWriter, r *http.Request, body []byte, tradeType string) {
 	var req prepayRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		s.fail(w, http.StatusBadRequest, "PARAM_ERROR", "请求体不是合法的JSON")
@@ -320,6 +379,12 @@ func (s *Server) handlePrepay(w http.ResponseWriter, r *http.Request, body []byt
 	case req.SceneInfo != nil && req.SceneInfo.PayerClientIP == "":
 		s.fail(w, http.StatusBadRequest, "PARAM_ERROR", "scene_info.payer_client_ip为必填项")
 		return
+	case tradeType == TradeH5 && req.SceneInfo == nil:
+		s.fail(w, http.StatusBadRequest, "PARAM_ERROR", "H5支付须填写scene_info（payer_client_ip、h5_info）")
+		return
+	case tradeType == TradeH5 && (req.SceneInfo.H5Info == nil || req.SceneInfo.H5Info.Type != "Wap"):
+		s.fail(w, http.StatusBadRequest, "PARAM_ERROR", "scene_info.h5_info.type须为Wap")
+		return
 	}
 	if req.TimeExpire != "" {
 		t, err := time.Parse(time.RFC3339, req.TimeExpire)
@@ -347,24 +412,32 @@ func (s *Server) handlePrepay(w http.ResponseWriter, r *http.Request, body []byt
 			s.fail(w, http.StatusBadRequest, "ORDERPAID", "该订单已支付")
 		case o.state == StateClosed:
 			s.fail(w, http.StatusBadRequest, "ORDER_CLOSED", "该订单已关闭")
-		case o.appID != req.AppID || o.description != req.Description || o.notifyURL != req.NotifyURL ||
+		case o.tradeType != tradeType || o.appID != req.AppID || o.description != req.Description || o.notifyURL != req.NotifyURL ||
 			o.attach != req.Attach || o.total != req.Amount.Total || !o.timeExpire.Equal(expire):
 			s.fail(w, http.StatusForbidden, "OUT_TRADE_NO_USED", "商户订单号重复")
+		case tradeType == TradeH5:
+			s.respond(w, http.StatusOK, map[string]string{"h5_url": s.newH5LinkLocked(r, o, now)})
 		default:
 			s.respond(w, http.StatusOK, map[string]string{"code_url": o.codeURL})
 		}
 		return
 	}
 	s.seq++
-	token := randString(alnum, 16)
 	o := &order{
-		seq: s.seq, appID: req.AppID, description: req.Description, outTradeNo: req.OutTradeNo,
+		seq: s.seq, tradeType: tradeType, appID: req.AppID, description: req.Description, outTradeNo: req.OutTradeNo,
 		notifyURL: req.NotifyURL, attach: req.Attach, total: req.Amount.Total, currency: "CNY",
-		timeExpire: expire, clientIP: clientIP, token: token, codeURL: CodeURLPrefix + token,
-		createdAt: now, state: StateNotPay,
+		timeExpire: expire, clientIP: clientIP, createdAt: now, state: StateNotPay,
 	}
 	s.orders[o.outTradeNo] = o
-	s.tokens[token] = o
+	if tradeType == TradeH5 {
+		u := s.newH5LinkLocked(r, o, now)
+		s.log.Info("wxsim: h5 order created", "out_trade_no", o.outTradeNo, "total", o.total)
+		s.respond(w, http.StatusOK, map[string]string{"h5_url": u})
+		return
+	}
+	o.token = randString(alnum, 16)
+	o.codeURL = CodeURLPrefix + o.token
+	s.tokens[o.token] = o
 	s.log.Info("wxsim: native order created", "out_trade_no", o.outTradeNo, "total", o.total)
 	s.respond(w, http.StatusOK, map[string]string{"code_url": o.codeURL})
 }
@@ -398,7 +471,7 @@ type amountJSON struct {
 
 func (s *Server) txLocked(o *order) txJSON {
 	t := txJSON{
-		AppID: o.appID, MchID: s.keys.MchID, OutTradeNo: o.outTradeNo, TradeType: "NATIVE",
+		AppID: o.appID, MchID: s.keys.MchID, OutTradeNo: o.outTradeNo, TradeType: o.tradeType,
 		TradeState: o.state, TradeStateDesc: stateDesc[o.state], Attach: o.attach,
 		Amount: amountJSON{Total: o.total, Currency: o.currency, PayerCurrency: o.currency},
 	}
@@ -463,7 +536,7 @@ func (s *Server) Transactions() []Transaction {
 	for _, o := range s.orders {
 		s.refreshLocked(o, now)
 		out = append(out, Transaction{
-			OutTradeNo: o.outTradeNo, Description: o.description, Total: o.total, Refunded: o.refunded,
+			OutTradeNo: o.outTradeNo, TradeType: o.tradeType, Description: o.description, Total: o.total, Refunded: o.refunded,
 			TradeState: o.state, TransactionID: o.transactionID, CodeURL: o.codeURL, NotifyURL: o.notifyURL,
 			CreatedAt: o.createdAt, TimeExpire: o.timeExpire, SuccessTime: o.successTime, NotificationID: o.notifyID,
 		})

@@ -42,17 +42,23 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, Options{})
+}
+
+// newFixtureWith is newFixture with a server tuned by opts.
+func newFixtureWith(t *testing.T, opts Options) *fixture {
+	t.Helper()
 	k, err := testKeys()
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := notify.New(nil, nil, 0.0001)
-	s := New(k, n, Options{})
+	s := New(k, n, opts)
 	mux := http.NewServeMux()
 	s.Mount(mux, prefix)
 	mux.HandleFunc("POST /sandbox/test-helpers/wechat/pay", s.HelperPay)
 	hs := httptest.NewServer(mux)
-	t.Cleanup(func() { n.Close(); hs.Close() })
+	t.Cleanup(func() { s.Close(); n.Close(); hs.Close() })
 	return &fixture{keys: k, srv: s, http: hs, notifier: n}
 }
 
@@ -329,7 +335,7 @@ func TestPayerPage(t *testing.T) {
 		want   []string
 	}{
 		{"unpaid", func(t *testing.T) (int, string) { return get(t, page) }, 200,
-			[]string{"微信支付", "¥5800.00", "确认支付", `method="post"`, "校园统一缴费平台", "viewport"}},
+			[]string{"微信支付", "¥5800.00", "确认支付", `method="post"`, "校园缴费平台", "viewport"}},
 		{"confirm", func(t *testing.T) (int, string) {
 			token := strings.TrimPrefix(pr.CodeURL, CodeURLPrefix)
 			resp, err := http.PostForm(f.http.URL+prefix+"/pay", url.Values{"pr": {token}})

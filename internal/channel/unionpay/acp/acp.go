@@ -2,9 +2,9 @@
 // (ACP 5.1.0, 全渠道): the signMethod 01 signature (SHA256withRSA over the
 // hex SHA-256 of the sorted fields), certificate-chain verification of the
 // signer, the k=v& encoding of synchronous responses, the response-code
-// table, and certificate issuing helpers for the sandbox and tests. Both the
-// channel adapter and the sandbox gateway use it, so that they agree on the
-// protocol byte for byte.
+// table, the settlement file's layout and packing, and certificate issuing
+// helpers for the sandbox and tests. Both the channel adapter and the
+// sandbox gateway use it, so that they agree on the protocol byte for byte.
 package acp
 
 import (
