@@ -33,7 +33,7 @@ func (e *BusyError) Is(target error) bool { return target == ErrBusy }
 func (e *BusyError) AppErr() *apperr.Error {
 	secs := int(e.RetryAfter / time.Second)
 	return apperr.New(apperr.TooMany, "too_many_requests",
-		fmt.Sprintf("登录的人太多，请 %d 秒后再试", secs)).
+		fmt.Sprintf("当前请求较多，请 %d 秒后再试", secs)).
 		With("retry_after_seconds", secs).Wrap(e)
 }
 
