@@ -236,7 +236,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, old, pw strin
 	if !ok {
 		return apperr.New(apperr.Invalid, CodeBadOldPassword, "原密码不正确")
 	}
-	if err := CheckNewPassword(pw, p.School.Policy.InitialPassword); err != nil {
+	if err := CheckNewPassword(pw, st.StudentNo, p.School.Policy.InitialPassword); err != nil {
 		return apperr.New(apperr.Invalid, CodeWeakPassword, err.Error())
 	}
 	h, err := HashPassword(pw)

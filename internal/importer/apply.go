@@ -1,9 +1,11 @@
 package importer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
+	"slices"
 
 	"campuspay/internal/billing"
 )
@@ -22,58 +24,73 @@ const (
 
 // Apply parses a file and applies it all or nothing: if any line is bad,
 // in form (parser) or in meaning (unknown student, a paid line changed),
-// the returned *Errors lists every such line and nothing was applied.
+// the returned *Errors lists every such line in line order, found in one
+// pass (valid rows reach t even after a bad one, and the transaction is
+// rolled back), and nothing was applied.
 func Apply(ctx context.Context, t Target, schoolID int64, kind, filename string, r io.Reader) (billing.ImportStats, error) {
 	f, err := FormatOf(filename)
 	if err != nil {
 		return billing.ImportStats{}, err
 	}
-	errs := &Errors{}
+	probs := &Errors{} // what t found, in row order
+	var perr error     // what the parser returned
 	var stats billing.ImportStats
 	switch kind {
 	case Students:
 		stats, err = t.ImportStudents(ctx, schoolID, func(yield func(billing.StudentInput) error) error {
-			perr := ParseStudents(r, f, func(row StudentRow) error {
+			perr = ParseStudents(r, f, func(row StudentRow) error {
 				return yield(billing.StudentInput{Line: row.Line, StudentNo: row.StudentNo, Name: row.Name, IDCard: row.IDCard,
 					Grade: row.Grade, Major: row.Major, Class: row.Class, Phone: row.Phone})
 			})
-			return collect(perr, errs)
+			return perr // an *Errors rolls the transaction back
 		})
 	case Bills:
 		stats, err = t.ImportBills(ctx, schoolID, "", func(yield func(billing.BillInput) error) error {
-			perr := parseBillsAhead(r, f, yield)
-			if err := collect(perr, errs); err != nil {
-				return err
-			}
-			if !errs.Empty() {
-				return errs
-			}
-			return nil
-		}, errs.Add)
+			perr = parseBillsAhead(r, f, yield)
+			return perr
+		}, probs.Add)
 	default:
 		return stats, errors.New("import: kind must be students or bills")
 	}
-	if err == nil && !errs.Empty() {
-		err = errs
+	var pe *Errors
+	if !errors.As(perr, &pe) {
+		pe = nil
 	}
-	return stats, err
+	if err != nil && (pe == nil || !errors.Is(err, pe)) {
+		return stats, err // the parser's reader or the database failed
+	}
+	if all := mergeErrors(pe, probs); !all.Empty() {
+		return stats, all
+	}
+	return stats, nil
 }
 
-// collect keeps parse errors in errs and returns them so the transaction
-// rolls back; any other error passes through.
-func collect(perr error, errs *Errors) error {
-	if perr == nil {
-		return nil
-	}
-	var pe *Errors
-	if errors.As(perr, &pe) {
-		for _, e := range pe.Errs {
-			errs.Add(e.Line, e.Column, e.Reason)
+// mergeErrors joins the parser's errors and the target's problems in line
+// order (the parser's first on a tie), keeping MaxStoredErrors and counting
+// the rest. Each list holds its own first errors by line, so the first
+// MaxStoredErrors of the two together are among them.
+func mergeErrors(a, b *Errors) *Errors {
+	out := &Errors{}
+	sorted := func(e *Errors) []LineError {
+		if e == nil {
+			return nil
 		}
-		errs.Truncated += pe.Truncated
-		return errs
+		out.Truncated += e.Truncated
+		s := slices.Clone(e.Errs)
+		slices.SortStableFunc(s, func(x, y LineError) int { return cmp.Compare(x.Line, y.Line) })
+		return s
 	}
-	return perr
+	as, bs := sorted(a), sorted(b)
+	for len(as) > 0 || len(bs) > 0 {
+		var e LineError
+		if len(bs) == 0 || len(as) > 0 && as[0].Line <= bs[0].Line {
+			e, as = as[0], as[1:]
+		} else {
+			e, bs = bs[0], bs[1:]
+		}
+		out.Add(e.Line, e.Column, e.Reason)
+	}
+	return out
 }
 
 // errStopped ends the parser when the writer has failed.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -18,6 +19,8 @@ var fuzzSeeds = []string{
 	"\xd1\xa7\xba\xc5,\xd0\xd5\xc3\xfb\nS1,\xd5\xc5\xc8\xfd\n", // GB18030 学号,姓名
 	"\xff\xfe",
 	"PK\x03\x04",
+	"学号,姓名,专业\nS1,张\u202e三,会计\nS2,李四,\u200b会计\u200b学\nS3,王五,\u2066x\u2069\n",
+	"\ufeff学号,收费项目,子项目,应缴金额,必缴\nS1,P\ufeff,学费,5800.00,是\nS2,P,学费,58\u200d00,是\nS3,P,学费,1,\u00ad是\n",
 }
 
 func checkLines(t *testing.T, err error) {
@@ -40,8 +43,18 @@ func checkLines(t *testing.T, err error) {
 
 func validText(t *testing.T, what, s string, required bool) {
 	if (required && s == "") || utf8.RuneCountInString(s) > maxTextLen || !utf8.ValidString(s) ||
-		strings.ContainsAny(s, "\x00\r\n\t") || trimCell(s) != s {
+		strings.ContainsAny(s, "\x00\r\n\t\u2028\u2029") || trimCell(s) != s {
 		t.Fatalf("invalid %s %q passed to fn", what, s)
+	}
+	noHidden(t, what, s)
+}
+
+// noHidden fails on a control or format (Cf) character in a value handed on.
+func noHidden(t *testing.T, what, s string) {
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			t.Fatalf("%s %q with hidden character U+%04X passed to fn", what, s, r)
+		}
 	}
 }
 
@@ -69,6 +82,8 @@ func FuzzParseStudents(f *testing.F) {
 			}
 			last = r.Line
 			validStudentNo(t, r.StudentNo)
+			noHidden(t, "id card", r.IDCard)
+			noHidden(t, "phone", r.Phone)
 			if seen[r.StudentNo] {
 				t.Fatalf("duplicate %q passed to fn", r.StudentNo)
 			}

@@ -2,12 +2,18 @@
 // campuspay — the student list and the bill list — from CSV or XLSX.
 //
 // Parsing is streaming and strictly validating: every data row is checked,
-// every bad line is collected (with its physical line number and a reason in
-// Simplified Chinese), and the caller's callback receives valid rows in file
-// order only for as long as the file has shown no error. The importer never
-// touches a database; the caller applies rows inside one transaction and rolls
-// back when ParseStudents or ParseBills returns an error, so a file is applied
-// all or nothing.
+// every bad line is collected (with its physical line number, its column
+// and a reason in Simplified Chinese), and the caller's callback receives
+// every valid row in file order, also after bad ones, so that problems only
+// the database can see (an unknown student) are found in the same pass.
+// The parser never touches a database; Apply hands the rows to a Target
+// inside one transaction that is rolled back when any line is bad, in form
+// or in meaning, so a file is applied all or nothing, and its error lists
+// both kinds of problem together in line order.
+//
+// Text cells may not hide anything from the person who checks the file:
+// control characters, zero-width characters, a byte order mark inside a
+// cell and bidirectional overrides are refused with the character named.
 //
 // Amounts are integer fen (money.Fen), parsed with money.ParseYuan; floats are
 // never used for money.

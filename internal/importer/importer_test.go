@@ -230,8 +230,8 @@ func TestThreeBadLinesAllReported(t *testing.T) {
 	if got := errLines(errs); !reflect.DeepEqual(got, []int{3, 5, 7}) {
 		t.Errorf("error lines %v, want [3 5 7]; %v", got, errs)
 	}
-	if !reflect.DeepEqual(called, []int{2}) {
-		t.Errorf("fn called for lines %v, want only [2] (none after the first error)", called)
+	if !reflect.DeepEqual(called, []int{2, 4, 6, 8}) {
+		t.Errorf("fn called for lines %v, want every valid line [2 4 6 8], also after the first error", called)
 	}
 	msg := errs.Error()
 	for _, want := range []string{"第 3 行：应缴金额格式错误：\"58OO\"（应为元，如 5800.00）", "第 5 行：学号不能为空", "第 7 行：必缴格式错误"} {
@@ -305,8 +305,10 @@ func TestCSVStructure(t *testing.T) {
 	if got := errLines(errs); !reflect.DeepEqual(got, []int{4, 5, 6}) {
 		t.Errorf("error lines %v, want [4 5 6]: %v", got, errs)
 	}
-	// A line break inside a class cell (Alt+Enter in Excel) becomes a space.
-	if len(rows) != 1 || rows[0].Name != "张,三" || rows[0].Class != "一班 （二部）" || rows[0].Line != 2 {
+	// A line break inside a class cell (Alt+Enter in Excel) becomes a space;
+	// valid rows after the bad ones still arrive, with their own line numbers.
+	if len(rows) != 3 || rows[0].Name != "张,三" || rows[0].Class != "一班 （二部）" || rows[0].Line != 2 ||
+		rows[1].Line != 7 || rows[1].Name != `孙"七` || rows[1].Class != "多 行" || rows[2].Line != 10 {
 		t.Errorf("rows %+v", rows)
 	}
 

@@ -84,10 +84,12 @@ func (r rowReader) get(col int) string {
 
 // ParseStudents streams the rows of a students file to fn in file order.
 //
-// Every row is validated. fn is called only for valid rows and only while no
-// error has been seen in the file, but parsing continues to the end so that
-// every bad line is reported. ParseStudents returns an *Errors if any line was
-// bad, fn's error (unwrapped, at once) if fn failed, or nil.
+// Every row is validated and parsing continues to the end, so that every
+// bad line is reported. fn is called for every valid row, also after bad
+// ones, so that a caller applying rows finds the problems only it can see
+// (an unknown student) in the same pass; when ParseStudents returns an error
+// the caller must discard what fn applied. It returns an *Errors if any
+// line was bad, fn's error (unwrapped, at once) if fn failed, or nil.
 func ParseStudents(r io.Reader, f Format, fn func(StudentRow) error) error {
 	seen := make(map[string]int)
 	return parse(r, f, studentColumns, func(line int, row rowReader, errs *Errors) (StudentRow, bool) {
@@ -130,10 +132,12 @@ func ParseStudents(r io.Reader, f Format, fn func(StudentRow) error) error {
 
 // ParseBills streams the rows of a bills file to fn in file order.
 //
-// Every row is validated. fn is called only for valid rows and only while no
-// error has been seen in the file, but parsing continues to the end so that
-// every bad line is reported. ParseBills returns an *Errors if any line was
-// bad, fn's error (unwrapped, at once) if fn failed, or nil.
+// Every row is validated and parsing continues to the end, so that every
+// bad line is reported. fn is called for every valid row, also after bad
+// ones, so that a caller applying rows finds the problems only it can see
+// (an unknown student) in the same pass; when ParseBills returns an error
+// the caller must discard what fn applied. It returns an *Errors if any
+// line was bad, fn's error (unwrapped, at once) if fn failed, or nil.
 func ParseBills(r io.Reader, f Format, fn func(BillRow) error) error {
 	type key struct{ no, project, item string }
 	seen := make(map[key]int)
@@ -175,7 +179,7 @@ func ParseBills(r io.Reader, f Format, fn func(BillRow) error) error {
 }
 
 // parse drives a source: header first, then every data row through build;
-// valid rows go to fn while the file is still error-free.
+// every valid row goes to fn, whatever came before it.
 func parse[T any](r io.Reader, f Format, cols []column, build func(int, rowReader, *Errors) (T, bool), fn func(T) error) error {
 	errs := &Errors{}
 	fail := func(err error) error {
@@ -229,7 +233,7 @@ func parse[T any](r io.Reader, f Format, cols []column, build func(int, rowReade
 			continue
 		}
 		v, good := build(rec.line, rowReader{h: h, cells: rec.cells}, errs)
-		if good && errs.Empty() {
+		if good {
 			if err := fn(v); err != nil {
 				return err
 			}

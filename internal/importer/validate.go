@@ -43,7 +43,8 @@ func narrow(s string) string {
 }
 
 // checkText validates free text: required or not, at most maxTextLen runes,
-// no control characters and no U+FFFD (a sign of a wrongly decoded file).
+// no control, invisible or direction-changing characters and no U+FFFD (a
+// sign of a wrongly decoded file).
 func checkText(label, s string, required bool) (string, bool) {
 	if s == "" {
 		if required {
@@ -54,17 +55,48 @@ func checkText(label, s string, required bool) (string, bool) {
 	if !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError) {
 		return label + "含有无法识别的字符：" + q(s) + "（文件编码可能不对，请另存为 UTF-8 的 CSV）", false
 	}
-	n := 0
-	for _, r := range s {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return label + "含有换行或控制字符：" + q(s), false
-		}
-		n++
+	if reason := checkHidden(label, s); reason != "" {
+		return reason, false
 	}
-	if n > maxTextLen {
+	if n := utf8.RuneCountInString(s); n > maxTextLen {
 		return fmt.Sprintf("%s过长：最多 %d 个字，实际 %d 个字", label, maxTextLen, n), false
 	}
 	return "", true
+}
+
+// checkHidden refuses characters a reader of the file cannot see: line
+// breaks and other control characters, and Unicode format characters
+// (category Cf: zero-width spaces and joiners, U+FEFF inside a cell, and
+// the bidirectional controls U+202A–U+202E and U+2066–U+2069 that make
+// "张三" display as something else). It names the first one found, or
+// returns "".
+func checkHidden(label, s string) string {
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\r' || r == 0x85 || r == '\u2028' || r == '\u2029' || unicode.IsControl(r):
+			return fmt.Sprintf("%s含有换行或控制字符 U+%04X：%s", label, r, q(s))
+		case r >= 0xAD && unicode.Is(unicode.Cf, r):
+			return fmt.Sprintf("%s含有不可见字符 U+%04X%s：%s，请删除后重新导入", label, r, hiddenName(r), q(s))
+		}
+	}
+	return ""
+}
+
+// hiddenName says in words what a common invisible character is.
+func hiddenName(r rune) string {
+	switch {
+	case r == 0x200B:
+		return "（零宽空格）"
+	case r == 0x200C || r == 0x200D || r == 0x2060:
+		return "（零宽连接符）"
+	case r == 0xFEFF:
+		return "（字节顺序标记 BOM，只允许出现在文件开头）"
+	case r == 0x00AD:
+		return "（软连字符）"
+	case r == 0x061C || r == 0x200E || r == 0x200F || r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069:
+		return "（文字方向控制符，可能让内容显示得与实际不同）"
+	}
+	return ""
 }
 
 // flatten turns line breaks and tabs inside a descriptive cell (an Alt+Enter
@@ -85,6 +117,9 @@ func flatten(s string) string {
 func checkStudentNo(s string) (string, string) {
 	if s == "" {
 		return "", "学号不能为空"
+	}
+	if reason := checkHidden("学号", s); reason != "" {
+		return "", reason
 	}
 	v := narrow(s)
 	if len(v) > maxStudentNoLen {
@@ -137,6 +172,9 @@ func checkIDCard(s string) (string, string) {
 	if s == "" {
 		return "", ""
 	}
+	if reason := checkHidden("身份证号", s); reason != "" {
+		return "", reason
+	}
 	v := strings.ToUpper(narrow(s))
 	allDigits := func(t string) bool {
 		for i := 0; i < len(t); i++ {
@@ -168,6 +206,9 @@ func checkPhone(s string) (string, string) {
 	if s == "" {
 		return "", ""
 	}
+	if reason := checkHidden("手机号", s); reason != "" {
+		return "", reason
+	}
 	v := narrow(s)
 	if strings.ContainsAny(v, " -") {
 		v = strings.NewReplacer(" ", "", "-", "").Replace(v)
@@ -189,6 +230,9 @@ func checkPhone(s string) (string, string) {
 func checkAmount(s string) (money.Fen, string) {
 	if s == "" {
 		return 0, "应缴金额不能为空" + amountHint
+	}
+	if reason := checkHidden("应缴金额", s); reason != "" {
+		return 0, reason
 	}
 	v := narrow(s)
 	fen, err := money.ParseYuan(v)
@@ -239,6 +283,9 @@ func checkMandatory(s string) (bool, string) {
 	}
 	v, ok := mandatoryWords[s] // fast path: 是, 否, 1, 0, …
 	if !ok {
+		if reason := checkHidden("必缴", s); reason != "" {
+			return false, reason
+		}
 		v, ok = mandatoryWords[strings.ToLower(narrow(s))]
 	}
 	if !ok {

@@ -107,7 +107,7 @@ func TestPortal(t *testing.T) {
 		tok := csrf(t, p.Body)
 		for _, tc := range []struct{ old, pw, again, want string }{
 			{"111111", "abc12345", "abc12346", "两次输入的新密码不一致"},
-			{"111111", "12345678", "12345678", "新密码须为 8–64 位，且同时包含字母和数字"},
+			{"111111", "12345678", "12345678", "这个密码太常见，容易被猜到，请换一个"},
 			{"222222", "abc12345", "abc12345", "原密码不正确"},
 		} {
 			p := c.post(base+"/password", url.Values{"csrf": {tok}, "old_password": {tc.old}, "new_password": {tc.pw}, "confirm_password": {tc.again}})
