@@ -102,6 +102,7 @@ func (s *Sandbox) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /sandbox/test-helpers/notifications", s.notifications)
 	mux.HandleFunc("GET /sandbox/test-helpers/switches", s.getSwitches)
 	mux.HandleFunc("POST /sandbox/test-helpers/switches", s.setSwitches)
+	mux.HandleFunc("GET /sandbox/test-helpers/totals", s.totals)
 	mux.HandleFunc("GET /sandbox/{$}", s.index)
 }
 
