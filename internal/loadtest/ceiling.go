@@ -92,7 +92,10 @@ func RawTxnRate(ctx context.Context, dsn string, d time.Duration, inFlight int) 
 }
 
 // RSASignRate measures RSA-2048 PKCS #1 v1.5 SHA-256 signatures per second
-// on every core (one goroutine per CPU) for d.
+// on every core (one goroutine per CPU) for d. It returns the best rate
+// over any 250 ms slice of that time rather than the mean: on a shared
+// machine the mean measures the neighbours' load as much as the CPU, and
+// the ceiling wants what the CPU can do.
 func RSASignRate(ctx context.Context, d time.Duration) (float64, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -115,6 +118,18 @@ func RSASignRate(ctx context.Context, d time.Duration) (float64, error) {
 			}
 		}()
 	}
+	best := 0.0
+	const slice = 250 * time.Millisecond
+	last, lastN := start, int64(0)
+	for t := range time.Tick(slice) {
+		if !t.Before(until) || ctx.Err() != nil {
+			break
+		}
+		cur := n.Load()
+		best = max(best, float64(cur-lastN)/t.Sub(last).Seconds())
+		last, lastN = t, cur
+	}
 	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds(), nil
+	mean := float64(n.Load()) / time.Since(start).Seconds()
+	return max(best, mean), nil
 }

@@ -230,7 +230,14 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Report, er
 		return nil, ctx.Err()
 	}
 	if r.pool.active.Load() == 0 {
-		return nil, fmt.Errorf("loadtest: no student could log in with something to pay (errors: %v)", r.errs.sorted())
+		var why []string
+		for _, e := range r.errs.sorted() {
+			why = append(why, fmt.Sprintf("%s ×%d", e.Key, e.N))
+		}
+		if len(why) == 0 {
+			why = []string{"every student has paid everything"}
+		}
+		return nil, fmt.Errorf("loadtest: no student logged in with something left to pay (%s)", strings.Join(why, ", "))
 	}
 
 	// Phase 2: the measured pay flows (and the login storm).
@@ -271,6 +278,9 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Report, er
 	rep.usage(before, after, serverPIDs, sandbox, strings.HasPrefix(cfg.DB, "postgres"))
 	profWG.Wait()
 	rep.Profiles = profiles
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 
 	// Phase 3: the invariants.
 	fmt.Fprintln(stderr, "loadtest: checking invariants")

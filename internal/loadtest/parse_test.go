@@ -1,9 +1,12 @@
 package loadtest
 
 import (
+	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseCounters(t *testing.T) {
@@ -134,5 +137,31 @@ func TestRedactHidesThePassword(t *testing.T) {
 	}
 	if got := redact("sqlite:/tmp/a@b.db"); got != "sqlite:/tmp/a@b.db" {
 		t.Fatalf("redact changed a path: %s", got)
+	}
+}
+
+func TestRSASignRateCountsSignatures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures for a second")
+	}
+	v, err := RSASignRate(context.Background(), 600*time.Millisecond)
+	// Even a loaded machine signs a few per second; nothing signs a million.
+	if err != nil || v < 5 || v > 1e6 {
+		t.Fatalf("RSA sign rate %v %v", v, err)
+	}
+}
+
+func TestRawTxnRate(t *testing.T) {
+	dsns := []string{"sqlite:" + filepath.Join(t.TempDir(), "raw.db")}
+	if pg := os.Getenv("CAMPUSPAY_TEST_POSTGRES"); pg != "" {
+		dsns = append(dsns, pg)
+	}
+	for _, dsn := range dsns {
+		for _, inFlight := range []int{1, 16} {
+			v, err := RawTxnRate(context.Background(), dsn, 200*time.Millisecond, inFlight)
+			if err != nil || v <= 0 {
+				t.Fatalf("%s, %d in flight: %v txn/s, %v", redact(dsn), inFlight, v, err)
+			}
+		}
 	}
 }

@@ -140,7 +140,7 @@ func (r *Report) Write(w io.Writer) {
 	}
 	p("  servers      %s; sandbox %s", strings.Join(c.Targets, ", "), c.SandboxURL)
 	p("  database     %s", redact(db))
-	p("  school       %s: %d students, %d items each in %d projects", c.School, c.Students, c.Items, c.Projects)
+	p("  school       %s: %d students, %d items each in %d projects (at most %d pay flows)", c.School, c.Students, c.Items, c.Projects, c.Students*c.Projects)
 	if c.Rate > 0 {
 		p("  load         open loop: %.1f flows/s for %v, at most %d in flight (%d started, %d dropped)", c.Rate, c.Duration, c.MaxInFlight, r.Launched, r.Dropped)
 	} else {
@@ -256,7 +256,7 @@ func (r *Report) Write(w io.Writer) {
 	} else {
 		p("  raw single-row transactions  n/a")
 	}
-	p("  RSA-2048 signatures          %.0f/s on %d cores; %d per flow → %.0f flows/s", r.SignRate, runtime.NumCPU(), SignsPerFlow, r.SignBound())
+	p("  RSA-2048 signatures          %.0f/s on %d cores (best 250 ms); %d per flow → %.0f flows/s", r.SignRate, runtime.NumCPU(), SignsPerFlow, r.SignBound())
 	for _, n := range r.CeilingNotes {
 		p("  note: %s", n)
 	}
