@@ -119,15 +119,17 @@ func newClients(n int, loopback bool) []*http.Client {
 	return out
 }
 
-// isLoopback reports whether every URL's host is a loopback address.
+// isLoopback reports whether every URL's host is an IPv4 loopback
+// address ("localhost" may resolve to ::1, which a 127.x source cannot
+// reach).
 func isLoopback(urls ...string) bool {
 	for _, u := range urls {
 		p, err := url.Parse(u)
 		if err != nil {
 			return false
 		}
-		h := p.Hostname()
-		if ip := net.ParseIP(h); h != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		ip := net.ParseIP(p.Hostname())
+		if ip == nil || ip.To4() == nil || !ip.IsLoopback() {
 			return false
 		}
 	}

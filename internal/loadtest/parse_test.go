@@ -165,3 +165,19 @@ func TestRawTxnRate(t *testing.T) {
 		}
 	}
 }
+
+func TestSourceAddressesOnlyForIPv4Loopback(t *testing.T) {
+	for _, c := range []struct {
+		urls []string
+		want bool
+	}{
+		{[]string{"http://127.0.0.1:8080", "http://127.0.0.1:9090"}, true},
+		{[]string{"http://127.0.0.1:8080", "http://localhost:9090"}, false},
+		{[]string{"http://[::1]:8080"}, false},
+		{[]string{"http://10.0.0.5:8080"}, false},
+	} {
+		if got := isLoopback(c.urls...); got != c.want {
+			t.Errorf("isLoopback(%v) = %v", c.urls, got)
+		}
+	}
+}
