@@ -30,6 +30,7 @@ Usage:
   campuspay school create --code CODE --name NAME --region-code 500000 --region-name 重庆市 [--db DSN]
   campuspay import students|bills --school CODE FILE [--db DSN]
   campuspay journal verify [--db DSN]
+  campuspay loadtest [--students 800] [--duration 20s] [--concurrency 32 | --rate R] [--db DSN | --target URL …]
 
 DSN is sqlite:PATH (default sqlite:campuspay.db) or a postgres:// URL.
 Flags also read CAMPUSPAY_ADDR, CAMPUSPAY_DB, CAMPUSPAY_PUBLIC_URL, CAMPUSPAY_CHANNELS.
@@ -72,6 +73,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			break
 		}
 		err = cmdVerify(ctx, args[2:], stdout, stderr)
+	case "loadtest":
+		err = cmdLoadtest(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -126,6 +126,7 @@ func (s *Sandbox) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /sandbox/test-helpers/statements", s.getStatementEdits)
 	mux.HandleFunc("POST /sandbox/test-helpers/statements", s.setStatementEdit)
 	mux.HandleFunc("DELETE /sandbox/test-helpers/statements", s.clearStatementEdits)
+	mux.HandleFunc("GET /sandbox/test-helpers/totals", s.totals)
 	mux.HandleFunc("GET /sandbox/{$}", s.index)
 }
 

@@ -1,0 +1,135 @@
+package loadtest
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"campuspay/internal/store"
+)
+
+// What one paid flow costs at least, to turn the machine's raw rates into
+// a ceiling in flows/s. Keep these true when the payment path changes.
+const (
+	// SignsPerFlow counts RSA-2048 signatures: the platform signs the
+	// UnionPay front form (unionpay.Adapter.Prepare, at order creation)
+	// and the sandbox signs the back notification (upsim.Gateway.Pay).
+	// The sandbox's check of the form and the platform's check of the
+	// notification are RSA verifications, ~30× cheaper, and not counted.
+	SignsPerFlow = 2
+	// TxnsPerFlow counts durable write transactions: create the order
+	// (store.CreateOrder), mark it paying (store.MarkPaying) and apply the
+	// payment with its journal entry (the notification's ApplySuccess).
+	// A session's last_seen update (at most every 5 s per session) is
+	// not counted.
+	TxnsPerFlow = 3
+)
+
+// RawTxnRate measures the database's raw single-row transaction rate:
+// BEGIN; one-row INSERT into a scratch table; COMMIT, through the store's
+// own connection pool and durability settings (store.Open), for d, with
+// inFlight transactions at once (1 = serial). The scratch table is dropped
+// afterwards.
+func RawTxnRate(ctx context.Context, dsn string, d time.Duration, inFlight int) (float64, error) {
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	db := st.DB()
+	var b [4]byte
+	rand.Read(b[:])
+	table := "loadtest_raw_" + hex.EncodeToString(b[:])
+	ddl := `CREATE TABLE ` + table + ` (id INTEGER PRIMARY KEY AUTOINCREMENT, v INTEGER NOT NULL)`
+	if st.Dialect() == store.Postgres {
+		ddl = `CREATE TABLE ` + table + ` (id BIGSERIAL PRIMARY KEY, v BIGINT NOT NULL)`
+	}
+	if _, err := db.ExecContext(ctx, ddl); err != nil {
+		return 0, fmt.Errorf("scratch table: %w", err)
+	}
+	defer db.ExecContext(context.WithoutCancel(ctx), `DROP TABLE `+table)
+	insert := `INSERT INTO ` + table + ` (v) VALUES ($1)`
+	var n atomic.Int64
+	var firstErr error
+	var once sync.Once
+	start := time.Now()
+	until := start.Add(d)
+	var wg sync.WaitGroup
+	for w := range max(1, inFlight) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(until) && ctx.Err() == nil; i++ {
+				tx, err := db.BeginTx(ctx, nil)
+				if err == nil {
+					if _, err = tx.ExecContext(ctx, insert, w*1_000_000+i); err == nil {
+						err = tx.Commit()
+					} else {
+						tx.Rollback()
+					}
+				}
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return 0, firstErr
+	}
+	return float64(n.Load()) / time.Since(start).Seconds(), nil
+}
+
+// RSASignRate measures RSA-2048 PKCS #1 v1.5 SHA-256 signatures per second
+// on every core (one goroutine per CPU) for d. It returns the best rate
+// over any 250 ms slice of that time rather than the mean: on a shared
+// machine the mean measures the neighbours' load as much as the CPU, and
+// the ceiling wants what the CPU can do.
+func RSASignRate(ctx context.Context, d time.Duration) (float64, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return 0, err
+	}
+	digest := sha256.Sum256([]byte("campuspay loadtest"))
+	var n atomic.Int64
+	start := time.Now()
+	until := start.Add(d)
+	var wg sync.WaitGroup
+	for range runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(until) && ctx.Err() == nil {
+				if _, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:]); err != nil {
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	best := 0.0
+	const slice = 250 * time.Millisecond
+	last, lastN := start, int64(0)
+	for t := range time.Tick(slice) {
+		if !t.Before(until) || ctx.Err() != nil {
+			break
+		}
+		cur := n.Load()
+		best = max(best, float64(cur-lastN)/t.Sub(last).Seconds())
+		last, lastN = t, cur
+	}
+	wg.Wait()
+	mean := float64(n.Load()) / time.Since(start).Seconds()
+	return max(best, mean), nil
+}
