@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"syscall"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -72,6 +74,7 @@ func benchRawTxn(b *testing.B, d store.Dialect, parallel bool) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
+	var cpu0, pg0 time.Duration
 	one := func(i int) {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
@@ -84,6 +87,7 @@ func benchRawTxn(b *testing.B, d store.Dialect, parallel bool) {
 			b.Fatal(err)
 		}
 	}
+	cpu0, pg0 = cpuNow()
 	b.ResetTimer()
 	if parallel {
 		b.SetParallelism(inFlight)
@@ -98,6 +102,11 @@ func benchRawTxn(b *testing.B, d store.Dialect, parallel bool) {
 		}
 	}
 	b.StopTimer()
+	cpu, pg := cpuNow()
+	b.ReportMetric(float64((cpu-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	if d == store.Postgres {
+		b.ReportMetric(float64((pg-pg0).Microseconds())/float64(b.N), "pg-cpu-µs/op")
+	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "txn/s")
 }
 
@@ -185,6 +194,35 @@ func benchNotification(b *testing.B, d store.Dialect, parallel bool) {
 			b.Fatalf("notification: %v %+v", err, n.Outcome)
 		}
 	}
+	stats := st.Stats()
+	var stmts0, txns0 int64
+	var cpu0, pg0 time.Duration
+	mark := func() {
+		stmts0, txns0 = stats.Statements.Load(), stats.Transactions.Load()
+		cpu0, pg0 = cpuNow()
+	}
+	// Setup done while the clock is stopped is not the notifications' cost.
+	setup := prepare
+	prepare = func(n int) []benchNote {
+		s0, t0 := stats.Statements.Load(), stats.Transactions.Load()
+		c0, p0 := cpuNow()
+		out := setup(n)
+		c1, p1 := cpuNow()
+		stmts0 += stats.Statements.Load() - s0
+		txns0 += stats.Transactions.Load() - t0
+		cpu0 += c1 - c0
+		pg0 += p1 - p0
+		return out
+	}
+	report := func() {
+		cpu, pg := cpuNow()
+		b.ReportMetric(float64((cpu-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+		if d == store.Postgres {
+			b.ReportMetric(float64((pg-pg0).Microseconds())/float64(b.N), "pg-cpu-µs/op")
+		}
+		b.ReportMetric(float64(stats.Statements.Load()-stmts0)/float64(b.N), "stmts/op")
+		b.ReportMetric(float64(stats.Transactions.Load()-txns0)/float64(b.N), "txns/op")
+	}
 	if parallel {
 		var all []benchNote
 		for len(all) < b.N {
@@ -192,6 +230,7 @@ func benchNotification(b *testing.B, d store.Dialect, parallel bool) {
 		}
 		var next atomic.Int64
 		b.SetParallelism(inFlight)
+		mark()
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -199,9 +238,10 @@ func benchNotification(b *testing.B, d store.Dialect, parallel bool) {
 			}
 		})
 	} else {
-		benchSerial(b, prepare, handle)
+		benchSerial(b, prepare, handle, mark)
 	}
 	b.StopTimer()
+	report()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "notif/s")
 	if rep, err := st.VerifyJournal(ctx); err != nil || !rep.OK() {
 		b.Fatalf("journal after benchmark: %v %+v", err, rep)
@@ -215,9 +255,10 @@ func benchNotification(b *testing.B, d store.Dialect, parallel bool) {
 
 // benchSerial handles one notification at a time, preparing more (off the
 // clock) as they run out.
-func benchSerial(b *testing.B, prepare func(int) []benchNote, handle func(benchNote)) {
+func benchSerial(b *testing.B, prepare func(int) []benchNote, handle func(benchNote), mark func()) {
 	batch := min(b.N, 1000)
-	notes := prepare(batch)
+	notes := prepare(min(batch, b.N))
+	mark()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if len(notes) == 0 {
@@ -231,3 +272,30 @@ func benchSerial(b *testing.B, prepare func(int) []benchNote, handle func(benchN
 }
 
 var _ = money.Fen(0)
+
+// cpuNow is this process's CPU time and that of every local PostgreSQL
+// process, so a benchmark can say where its time went.
+func cpuNow() (self, postgres time.Duration) {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < open || s[open+1:close] != "postgres" {
+			continue
+		}
+		f := strings.Fields(s[close+2:])
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			k, _ := strconv.ParseInt(f[12], 10, 64)
+			postgres += time.Duration(u+k) * 10 * time.Millisecond // USER_HZ = 100
+		}
+	}
+	return self, postgres
+}

@@ -8,23 +8,29 @@ import (
 )
 
 // applier is group commit for payment successes, the same on every
-// database. A commit costs a disk sync (and, on PostgreSQL, a round trip);
+// database. A commit costs a disk sync (and, on PostgreSQL, round trips);
 // at the start of term many notifications arrive together. The applier
-// takes all that are waiting and applies them in one transaction, in
-// arrival order, each deciding from what it reads under its own locks.
-// A member refused before writing (a forged amount, a mismatch) is simply
-// left out; if the group cannot commit, or a member fails after it wrote,
-// every member is applied again alone, so a bad one spoils nothing for
-// the rest. Alone, a notification is applied at once: there is no
-// waiting for company. Two members for the same order never share a
-// group: the later waits for the next.
+// applies all that are waiting in one transaction: every member's order
+// is read in one round trip, then each decides from what it read under
+// its own locks, in arrival order. A member refused before writing (a
+// mismatch) is simply left out; if the group cannot commit, or a member
+// fails after it wrote, every member is applied again alone, so a bad one
+// spoils nothing for the rest. Two members for the same order never share
+// a group: the later waits for the next.
+//
+// It is flat combining, not a goroutine: the first caller to find no
+// group running runs one itself, with whatever is waiting; callers that
+// arrive meanwhile wait, and when the leader's own success is applied it
+// hands the lead to the first of them. Alone, a notification is applied
+// at once in its caller's goroutine: no waiting for company, no hand-off.
 type applier struct {
-	s  *Service
-	ch chan *applyCall
+	s *Service
 
-	mu     sync.RWMutex // held for reading while sending, for writing to close
-	closed bool
-	done   chan struct{} // closed when run has applied everything sent
+	mu      sync.Mutex
+	queue   []*applyCall
+	leading bool
+	closed  bool
+	idle    *sync.Cond // signalled when no group is running
 }
 
 type applyReq struct {
@@ -38,7 +44,8 @@ type applyCall struct {
 	req  applyReq
 	out  Outcome
 	err  error
-	done chan struct{}
+	done chan struct{} // closed when out and err are set
+	lead chan struct{} // closed when this caller is to lead
 }
 
 // maxGroup bounds one group: a commit must not wait behind too many.
@@ -48,67 +55,74 @@ const maxGroup = 64
 var errSpoiled = errors.New("payment: a member of the group failed after writing")
 
 func newApplier(s *Service) *applier {
-	a := &applier{s: s, ch: make(chan *applyCall, maxGroup), done: make(chan struct{})}
-	go a.run()
+	a := &applier{s: s}
+	a.idle = sync.NewCond(&a.mu)
 	return a
 }
 
 func (a *applier) apply(ctx context.Context, req applyReq) (Outcome, error) {
-	c := &applyCall{ctx: context.WithoutCancel(ctx), req: req, done: make(chan struct{})}
-	a.mu.RLock()
+	c := &applyCall{ctx: context.WithoutCancel(ctx), req: req, done: make(chan struct{}), lead: make(chan struct{})}
+	a.mu.Lock()
 	if a.closed {
-		a.mu.RUnlock()
+		a.mu.Unlock()
 		return Outcome{}, fmt.Errorf("payment: service closed")
 	}
-	a.ch <- c
-	a.mu.RUnlock()
-	<-c.done
+	a.queue = append(a.queue, c)
+	if a.leading {
+		a.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.out, c.err
+		case <-c.lead:
+			a.mu.Lock()
+		}
+	}
+	a.leading = true
+	a.run(c)
 	return c.out, c.err
 }
 
-func (a *applier) run() {
-	defer close(a.done)
-	var later []*applyCall // same order as a member of the last group
+// run applies groups until the leader's own call is done, then hands the
+// lead to the first waiting caller, or ends it. Called with mu held.
+func (a *applier) run(own *applyCall) {
 	for {
-		var group []*applyCall
-		orders := map[string]bool{}
-		add := func(c *applyCall) {
-			if orders[c.req.r.OrderNo] {
-				later = append(later, c)
-				return
-			}
-			orders[c.req.r.OrderNo] = true
-			group = append(group, c)
-		}
-		waiting := later
-		later = nil
-		for _, c := range waiting {
-			add(c)
-		}
-		if len(group) == 0 {
-			c, ok := <-a.ch
-			if !ok {
-				return
-			}
-			add(c)
-		}
-	fill:
-		for len(group) < maxGroup {
-			select {
-			case c, ok := <-a.ch:
-				if !ok {
-					break fill
-				}
-				add(c)
-			default:
-				break fill
-			}
-		}
+		group := a.take()
+		a.mu.Unlock()
 		a.applyGroup(group)
 		for _, c := range group {
 			close(c.done)
 		}
+		a.mu.Lock()
+		select {
+		case <-own.done:
+			if len(a.queue) > 0 {
+				close(a.queue[0].lead)
+			} else {
+				a.leading = false
+				a.idle.Broadcast()
+			}
+			a.mu.Unlock()
+			return
+		default:
+		}
 	}
+}
+
+// take removes the next group from the queue: in arrival order, at most
+// maxGroup, one call per order. Called with mu held.
+func (a *applier) take() []*applyCall {
+	var group, rest []*applyCall
+	orders := map[string]bool{}
+	for _, c := range a.queue {
+		if len(group) == maxGroup || orders[c.req.r.OrderNo] {
+			rest = append(rest, c)
+			continue
+		}
+		orders[c.req.r.OrderNo] = true
+		group = append(group, c)
+	}
+	a.queue = rest
+	return group
 }
 
 // applyGroup applies a group; a panic (a bug) fails its members instead of
@@ -131,9 +145,10 @@ func (a *applier) applyGroup(group []*applyCall) {
 
 func (a *applier) alone(c *applyCall) {
 	c.err = a.s.store.Update(c.ctx, func(tx Tx) error {
-		var err error
-		c.out, err = a.s.applyIn(c.ctx, tx, c.req.r, c.req.source, c.req.raw)
-		return err
+		if err := a.s.applyAll(c.ctx, tx, []*applyCall{c}); err != nil && !errors.Is(err, errSpoiled) {
+			return err
+		}
+		return c.err
 	})
 	if c.err != nil {
 		c.out = Outcome{}
@@ -141,29 +156,41 @@ func (a *applier) alone(c *applyCall) {
 }
 
 func (a *applier) together(group []*applyCall) error {
-	ctx := context.Background()
-	return a.s.store.Update(ctx, func(tx Tx) error {
-		for _, c := range group {
-			before := tx.Writes()
-			c.out, c.err = a.s.applyIn(c.ctx, tx, c.req.r, c.req.source, c.req.raw)
-			if c.err != nil {
-				if tx.Writes() != before {
-					return errSpoiled
-				}
-				c.out = Outcome{}
-			}
-		}
-		return nil
-	})
+	return a.s.store.Update(context.Background(), func(tx Tx) error { return a.s.applyAll(context.Background(), tx, group) })
 }
 
-// close refuses new work and waits until everything sent is applied.
+// applyAll reads every member's order in one round trip, then decides and
+// writes each in arrival order. A member refused before writing keeps
+// its error and the others go on; one that fails after writing spoils
+// the transaction.
+func (s *Service) applyAll(ctx context.Context, tx Tx, group []*applyCall) error {
+	keys := make([]PaymentKey, len(group))
+	for i, c := range group {
+		keys[i] = PaymentKey{OrderNo: c.req.r.OrderNo, Channel: c.req.r.Channel, ChannelTxnID: c.req.r.ChannelTxnID}
+	}
+	states, err := tx.LockForPayments(ctx, keys)
+	if err != nil {
+		return err
+	}
+	for i, c := range group {
+		before := tx.Writes()
+		c.out, c.err = s.applyIn(c.ctx, tx, c.req.r, c.req.source, c.req.raw, states[i])
+		if c.err != nil {
+			if tx.Writes() != before {
+				return errSpoiled
+			}
+			c.out = Outcome{}
+		}
+	}
+	return nil
+}
+
+// close refuses new work and waits until everything taken is applied.
 func (a *applier) close() {
 	a.mu.Lock()
-	if !a.closed {
-		a.closed = true
-		close(a.ch)
+	defer a.mu.Unlock()
+	a.closed = true
+	for a.leading {
+		a.idle.Wait()
 	}
-	a.mu.Unlock()
-	<-a.done
 }

@@ -33,18 +33,22 @@ func (s *Service) ApplySuccess(ctx context.Context, r Result, source, raw string
 // reads, the journal entries, and the jobs no longer needed. Money that
 // matches no order goes to suspense (I2). It writes nothing before its
 // decision, so a refusal leaves tx as it was.
-func (s *Service) applyIn(ctx context.Context, tx Tx, r Result, source, raw string) (Outcome, error) {
+//
+// st is the order as LockForPayments found it, in this transaction.
+func (s *Service) applyIn(ctx context.Context, tx Tx, r Result, source, raw string, st PaymentState) (Outcome, error) {
 	r.Status = TxnSuccess // whatever the caller left in r, this is a claim of success
-	st, err := tx.LockForPayment(ctx, r.OrderNo, r.Channel, r.ChannelTxnID)
-	if IsNotFound(err) {
+	if !st.Found {
 		return s.suspend(ctx, tx, r, 0, SuspenseUnknownOrder, raw)
-	}
-	if err != nil {
-		return Outcome{}, err
 	}
 	o := st.Order
 	if st.Seen {
 		return Outcome{Order: o, Replay: true}, nil
+	}
+	// The merchant that took the money must be the one the order's school
+	// takes payments with, or the money would land in another school's
+	// books: it is kept in suspense, like money for no order.
+	if own, err := s.channels.For(o.SchoolID, o.Channel); err != nil || (r.MerchantID != "" && own.MerchantID() != r.MerchantID) {
+		return s.suspend(ctx, tx, r, 0, SuspenseOtherMerchant, raw)
 	}
 	switch m := Mismatch(o, r); m {
 	case "":
@@ -161,25 +165,7 @@ func (s *Service) HandleNotification(ctx context.Context, channel string, header
 	n.AckStatus, n.AckContentType, n.AckBody = ch.NotificationAck()
 	switch r.Status {
 	case TxnSuccess:
-		// The merchant that signed must be the one the order's school takes
-		// payments with, or the money would land in another school's books:
-		// then it is kept in suspense, like money for no order.
-		raw := rawNotification(header, body)
-		o, err := s.store.Order(ctx, r.OrderNo)
-		switch {
-		case err == nil:
-			if own, err := s.channels.For(o.SchoolID, channel); err != nil || own.MerchantID() != r.MerchantID {
-				out, err := s.suspendAlone(ctx, r, SuspenseOtherMerchant, raw)
-				if err != nil {
-					return n, err
-				}
-				n.Outcome = &out
-				return n, nil
-			}
-		case !IsNotFound(err):
-			return n, err
-		}
-		out, err := s.ApplySuccess(ctx, r, source, raw)
+		out, err := s.ApplySuccess(ctx, r, source, rawNotification(header, body))
 		if err != nil {
 			return n, err
 		}
@@ -191,16 +177,6 @@ func (s *Service) HandleNotification(ctx context.Context, channel string, header
 		}
 	}
 	return n, nil
-}
-
-func (s *Service) suspendAlone(ctx context.Context, r Result, reason, raw string) (Outcome, error) {
-	var out Outcome
-	err := s.store.Update(ctx, func(tx Tx) error {
-		var err error
-		out, err = s.suspend(ctx, tx, r, 0, reason, raw)
-		return err
-	})
-	return out, err
 }
 
 // rawNotification is a notification as kept in suspense: its signature

@@ -44,9 +44,10 @@ type Tx interface {
 	LockStudent(ctx context.Context, studentID int64) ([]billing.Line, []billing.Hold, error)
 	// LockOrder reads and locks an order with its lines.
 	LockOrder(ctx context.Context, orderNo string) (Order, error)
-	// LockForPayment reads and locks an order, the current state of its
-	// bill lines, and whether the channel transaction is recorded already.
-	LockForPayment(ctx context.Context, orderNo, channel, txnID string) (PaymentState, error)
+	// LockForPayments reads and locks orders, the current state of their
+	// bill lines, and whether each channel transaction is recorded
+	// already: all in one round trip, locking in order number order.
+	LockForPayments(ctx context.Context, keys []PaymentKey) ([]PaymentState, error)
 	// LockRefund reads and locks a refund.
 	LockRefund(ctx context.Context, refundNo string) (Refund, error)
 	// SuspenseSeen reports whether a channel transaction is in suspense.
@@ -85,8 +86,14 @@ type Tx interface {
 	FinishJobs(ref string, kinds ...string)
 }
 
+// PaymentKey names a channel transaction reported for an order.
+type PaymentKey struct {
+	OrderNo, Channel, ChannelTxnID string
+}
+
 // PaymentState is an order as a payment finds it.
 type PaymentState struct {
+	Found bool // the order exists
 	Order Order
 	Lines []billing.Line // the order's bill lines, as they are now
 	Seen  bool           // this channel transaction is recorded already

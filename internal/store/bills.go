@@ -95,7 +95,10 @@ func (s *Store) ImportBills(ctx context.Context, schoolID int64, ref string, inp
 		return nil
 	})
 	if errors.Is(err, errProblems) {
-		err = nil // problems were reported through the callback; the caller refuses the file
+		return st, nil // problems were reported through the callback; the caller refuses the file
+	}
+	if err == nil && st.Created > 0 {
+		_, err = s.exec(ctx, "analyze_import")
 	}
 	return st, err
 }

@@ -43,6 +43,10 @@ type queryConn interface {
 // transaction at the next flush.
 type txConn interface {
 	queryConn
+	// queryEach runs q once per argument list, scanning each answer with
+	// scan(i, rows); PostgreSQL sends them all (after the queued writes)
+	// in one pipeline.
+	queryEach(ctx context.Context, q string, argsList [][]any, scan func(i int, r rows) error) error
 	queue(name, q string, want int64, args ...any)
 	flush(ctx context.Context) error
 	commit(ctx context.Context) error

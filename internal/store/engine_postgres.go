@@ -33,6 +33,12 @@ func openPostgres(ctx context.Context, dsn string, stats *Stats) (*pgEngine, err
 	if !strings.Contains(dsn, "pool_max_conns") {
 		cfg.MaxConns = 16
 	}
+	// Every query is a short, indexed lookup whose best plan does not
+	// depend on its parameters: plan each prepared statement once rather
+	// than at every execution.
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
 	p, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -133,6 +139,14 @@ func (t *pgTx) queue(name, q string, want int64, args ...any) {
 // (the statement the caller wants an answer from, or COMMIT). It checks
 // the writes and returns the batch with extra's result still unread.
 func (t *pgTx) send(ctx context.Context, extra string, args ...any) (pgx.BatchResults, error) {
+	if extra == "" {
+		return t.sendMany(ctx, "", nil)
+	}
+	return t.sendMany(ctx, extra, [][]any{args})
+}
+
+// sendMany is send with extra run once per argument list.
+func (t *pgTx) sendMany(ctx context.Context, extra string, argsList [][]any) (pgx.BatchResults, error) {
 	if t.err != nil {
 		return nil, t.err
 	}
@@ -143,7 +157,7 @@ func (t *pgTx) send(ctx context.Context, extra string, args ...any) (pgx.BatchRe
 	for _, w := range t.pending {
 		b.Queue(w.q, w.args...)
 	}
-	if extra != "" {
+	for _, args := range argsList {
 		b.Queue(extra, args...)
 	}
 	t.e.stats.Statements.Add(int64(b.Len()))
@@ -216,6 +230,31 @@ func (t *pgTx) query(ctx context.Context, q string, args ...any) (rows, error) {
 		return nil, err
 	}
 	return &batchRows{Rows: r, br: br, tx: t}, nil
+}
+
+func (t *pgTx) queryEach(ctx context.Context, q string, argsList [][]any, scan func(int, rows) error) error {
+	if len(argsList) == 0 {
+		return t.flush(ctx)
+	}
+	br, err := t.sendMany(ctx, q, argsList)
+	if err != nil {
+		return err
+	}
+	for i := range argsList {
+		r, err := br.Query()
+		if err == nil {
+			err = each(r, func(r rows) error { return scan(i, r) })
+		}
+		if err != nil {
+			br.Close()
+			t.err = err
+			return err
+		}
+	}
+	if err := br.Close(); err != nil {
+		t.err = err
+	}
+	return t.err
 }
 
 // batchRows closes its batch with itself; the connection is busy until then.

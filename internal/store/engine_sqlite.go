@@ -85,10 +85,12 @@ func (e *sqliteEngine) prepare(ctx context.Context, q string) (*sql.Stmt, error)
 
 // prepareAll prepares every named query up front, before any transaction
 // holds the write lock (preparing needs a connection of its own).
-func (e *sqliteEngine) prepareAll(ctx context.Context, qs map[string]string) error {
-	for name, q := range qs {
-		if _, err := e.prepare(ctx, q); err != nil {
-			return fmt.Errorf("store: prepare %s: %w", name, err)
+func (e *sqliteEngine) prepareAll(ctx context.Context, qs querySet) error {
+	for name, stmts := range qs {
+		for _, q := range stmts {
+			if _, err := e.prepare(ctx, q); err != nil {
+				return fmt.Errorf("store: prepare %s: %w", name, err)
+			}
 		}
 	}
 	return nil
@@ -213,6 +215,19 @@ func (t *sqliteTx) query(ctx context.Context, q string, args ...any) (rows, erro
 		return nil, err
 	}
 	return sqlRows{r}, nil
+}
+
+func (t *sqliteTx) queryEach(ctx context.Context, q string, argsList [][]any, scan func(int, rows) error) error {
+	for i, args := range argsList {
+		r, err := t.query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		if err := each(r, func(r rows) error { return scan(i, r) }); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *sqliteTx) queue(name, q string, want int64, args ...any) {

@@ -2,8 +2,8 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
+	"sort"
 	"time"
 
 	"campuspay/internal/apperr"
@@ -96,16 +96,23 @@ func (t *Tx) LockOrder(ctx context.Context, orderNo string) (payment.Order, erro
 	return t.orderWithLines(ctx, orderNo, true)
 }
 
-// LockForPayment reads and locks an order with the current state of its
-// bill lines, in one query, and whether the transaction is recorded.
-func (t *Tx) LockForPayment(ctx context.Context, orderNo, channel, txnID string) (payment.PaymentState, error) {
-	r, err := t.read(ctx, "lock_for_payment", orderNo, channel, txnID)
-	if err != nil {
-		return payment.PaymentState{}, err
+// LockForPayments reads and locks orders with the current state of their
+// bill lines and whether each transaction is recorded: one query per
+// order, all in one round trip on PostgreSQL, taken in order number order
+// so that two groups never wait on each other in a circle.
+func (t *Tx) LockForPayments(ctx context.Context, keys []payment.PaymentKey) ([]payment.PaymentState, error) {
+	idx := make([]int, len(keys))
+	for i := range idx {
+		idx[i] = i
 	}
-	var st payment.PaymentState
-	n := 0
-	err = each(r, func(r rows) error {
+	sort.Slice(idx, func(a, b int) bool { return keys[idx[a]].OrderNo < keys[idx[b]].OrderNo })
+	args := make([][]any, len(keys))
+	for n, i := range idx {
+		args[n] = []any{keys[i].OrderNo, keys[i].Channel, keys[i].ChannelTxnID}
+	}
+	out := make([]payment.PaymentState, len(keys))
+	err := t.c.queryEach(ctx, t.s.sql("lock_for_payment"), args, func(n int, r rows) error {
+		st := &out[idx[n]]
 		var ol payment.OrderLine
 		var l billing.Line
 		var olAmount, amount, paid int64
@@ -113,23 +120,16 @@ func (t *Tx) LockForPayment(ctx context.Context, orderNo, channel, txnID string)
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			st.Order = o
+		if !st.Found {
+			st.Found, st.Order = true, o
 		}
-		n++
 		ol.Amount = money.Fen(olAmount)
 		l.ID, l.StudentID, l.ProjectName, l.ItemName, l.Amount, l.Paid = ol.LineID, o.StudentID, ol.ProjectName, ol.ItemName, money.Fen(amount), money.Fen(paid)
 		st.Order.Lines = append(st.Order.Lines, ol)
 		st.Lines = append(st.Lines, l)
 		return nil
 	})
-	if err != nil {
-		return st, err
-	}
-	if n == 0 {
-		return st, notFound(sql.ErrNoRows)
-	}
-	return st, nil
+	return out, wrapStmt("lock_for_payment", err)
 }
 
 // LockStudent reads and locks a student's lines and the holds on them.

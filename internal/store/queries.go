@@ -16,6 +16,10 @@ import (
 //	-- name: order_by_no
 //	SELECT … FROM orders WHERE order_no = ?1
 //
+// A write may be more than one statement in one dialect (SQLite has no
+// writable CTE): a line "-- and:" starts the next statement of the same
+// name; each gets the same arguments and binds those it numbers.
+//
 // SQLite's set binds ?NNN parameters (modernc binds them at the speed of
 // plain ?, unlike $N); PostgreSQL's binds $N. Where the engines differ in
 // more than placeholders (row locks, SKIP LOCKED, writable CTEs, upserts)
@@ -31,8 +35,8 @@ import (
 //go:embed queries
 var queryFiles embed.FS
 
-// querySet maps a query's name to its text in one dialect.
-type querySet map[string]string
+// querySet maps a query's name to its statements in one dialect.
+type querySet map[string][]string
 
 func loadQueries(dialect Dialect) (querySet, error) {
 	dir := "queries/" + string(dialect)
@@ -56,7 +60,18 @@ func loadQueries(dialect Dialect) (querySet, error) {
 // parseQueries reads "-- name: x" blocks into qs.
 func parseQueries(file, text string, qs querySet) error {
 	var name string
+	var stmts []string
 	var body strings.Builder
+	next := func() error {
+		q := strings.TrimSpace(body.String())
+		q = strings.TrimSpace(strings.TrimSuffix(q, ";"))
+		body.Reset()
+		if q == "" {
+			return fmt.Errorf("store: %s: query %s has an empty statement", file, name)
+		}
+		stmts = append(stmts, q)
+		return nil
+	}
 	end := func() error {
 		if name == "" {
 			if strings.TrimSpace(body.String()) != "" {
@@ -64,15 +79,13 @@ func parseQueries(file, text string, qs querySet) error {
 			}
 			return nil
 		}
-		q := strings.TrimSpace(body.String())
-		q = strings.TrimSpace(strings.TrimSuffix(q, ";"))
-		if q == "" {
-			return fmt.Errorf("store: %s: query %s is empty", file, name)
+		if err := next(); err != nil {
+			return err
 		}
 		if _, dup := qs[name]; dup {
 			return fmt.Errorf("store: %s: query %s declared twice", file, name)
 		}
-		qs[name] = q
+		qs[name], stmts = stmts, nil
 		return nil
 	}
 	for _, line := range strings.Split(text, "\n") {
@@ -81,7 +94,12 @@ func parseQueries(file, text string, qs querySet) error {
 				return err
 			}
 			name = strings.TrimSpace(n)
-			body.Reset()
+			continue
+		}
+		if strings.TrimSpace(line) == "-- and:" && name != "" {
+			if err := next(); err != nil {
+				return err
+			}
 			continue
 		}
 		if strings.HasPrefix(strings.TrimSpace(line), "--") {
@@ -124,11 +142,13 @@ func (s *Store) CheckQueries(ctx context.Context) error {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		st, err := c.PrepareContext(ctx, s.q[n])
-		if err != nil {
-			return fmt.Errorf("store: %s query %s: %w", s.dialect, n, err)
+		for _, q := range s.q[n] {
+			st, err := c.PrepareContext(ctx, q)
+			if err != nil {
+				return fmt.Errorf("store: %s query %s: %w", s.dialect, n, err)
+			}
+			st.Close()
 		}
-		st.Close()
 	}
 	return nil
 }

@@ -23,14 +23,18 @@ func TestQuerySets(t *testing.T) {
 	if len(onlyLite)+len(onlyPG) > 0 {
 		t.Errorf("queries only in sqlite: %v; only in postgres: %v", onlyLite, onlyPG)
 	}
-	for name, q := range lite {
-		if strings.Contains(q, "$1") || strings.Contains(q, "FOR UPDATE") || strings.Contains(q, "::") {
-			t.Errorf("sqlite query %s has PostgreSQL syntax: %s", name, q)
+	for name, qs := range lite {
+		for _, q := range qs {
+			if strings.Contains(q, "$1") || strings.Contains(q, "FOR UPDATE") || strings.Contains(q, "::") || strings.Contains(q, ";") {
+				t.Errorf("sqlite query %s has PostgreSQL syntax or two statements in one: %s", name, q)
+			}
 		}
 	}
-	for name, q := range pg {
-		if strings.Contains(q, "?1") {
-			t.Errorf("postgres query %s has SQLite parameters: %s", name, q)
+	for name, qs := range pg {
+		for _, q := range qs {
+			if strings.Contains(q, "?1") || strings.Contains(q, ";") {
+				t.Errorf("postgres query %s has SQLite parameters or two statements in one: %s", name, q)
+			}
 		}
 	}
 }
@@ -42,7 +46,8 @@ func TestParseQueries(t *testing.T) {
 		}
 	}
 	qs := querySet{}
-	if err := parseQueries("x.sql", "-- comment\n-- name: a\n-- why\nSELECT 1;\n\n-- name: b\nSELECT 2\n", qs); err != nil || qs["a"] != "SELECT 1" || qs["b"] != "SELECT 2" {
+	if err := parseQueries("x.sql", "-- comment\n-- name: a\n-- why\nSELECT 1;\n\n-- name: b\nSELECT 2;\n-- and:\nSELECT 3\n", qs); err != nil ||
+		len(qs["a"]) != 1 || qs["a"][0] != "SELECT 1" || len(qs["b"]) != 2 || qs["b"][1] != "SELECT 3" {
 		t.Errorf("%v %v", qs, err)
 	}
 }

@@ -142,14 +142,23 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// sql returns the text of a named query; a name missing from the set is a
-// bug that the query-set test catches.
+// sql returns the text of a named single-statement query; a name missing
+// from the set is a bug that the query-set test catches.
 func (s *Store) sql(name string) string {
-	q, ok := s.q[name]
+	qs := s.stmts(name)
+	if len(qs) != 1 {
+		panic("store: query " + name + " is not one statement in " + string(s.dialect))
+	}
+	return qs[0]
+}
+
+// stmts returns the statements of a named query.
+func (s *Store) stmts(name string) []string {
+	qs, ok := s.q[name]
 	if !ok {
 		panic("store: no query named " + name + " for " + string(s.dialect))
 	}
-	return q
+	return qs
 }
 
 // Tx is one database transaction. Reads go to the database at once;
@@ -259,11 +268,18 @@ func (t *Tx) Now() time.Time { return t.now }
 // Writes counts the writes this transaction has issued.
 func (t *Tx) Writes() int { return t.writes }
 
-// write queues a named write; want is the number of rows it must change,
-// or anyRows.
+// write queues a named write; want is the number of rows its (last)
+// statement must change, or anyRows.
 func (t *Tx) write(name string, want int64, args ...any) {
 	t.writes++
-	t.c.queue(name, t.s.sql(name), want, args...)
+	qs := t.s.stmts(name)
+	for i, q := range qs {
+		w := want
+		if i < len(qs)-1 {
+			w = anyRows
+		}
+		t.c.queue(name, q, w, args...)
+	}
 }
 
 // read runs a named query now (sending queued writes first).

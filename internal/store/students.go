@@ -54,6 +54,9 @@ func (s *Store) ImportStudents(ctx context.Context, schoolID int64, input func(y
 			return nil
 		})
 	})
+	if err == nil && st.Created > 0 {
+		_, err = s.exec(ctx, "analyze_import")
+	}
 	return st, err
 }
 

@@ -154,7 +154,10 @@ func (s *Server) billLocked(day time.Time, billType string) []byte {
 		if !lines[i].at.Equal(lines[j].at) {
 			return lines[i].at.Before(lines[j].at)
 		}
-		return lines[i].rf == nil && lines[j].rf != nil
+		if (lines[i].rf == nil) != (lines[j].rf == nil) {
+			return lines[i].rf == nil
+		}
+		return lines[i].o.seq < lines[j].o.seq // the order they were made, not map order
 	})
 	if e, ok := s.stmtEdits[day.Format(time.DateOnly)]; ok {
 		lines = e.apply(lines)

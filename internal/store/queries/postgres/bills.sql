@@ -38,3 +38,8 @@ WHERE l.student_id = $1 ORDER BY p.id, i.id FOR UPDATE OF l;
 -- name: holds_of_student
 SELECT h.line_id, o.order_no, h.until_at FROM line_holds h
 JOIN orders o ON o.id = h.order_id JOIN bill_lines l ON l.id = h.line_id WHERE l.student_id = $1;
+
+-- name: analyze_import
+-- Fresh statistics after an import, so the planner uses the indexes on
+-- tables that just grew (autovacuum may be off, or not yet have run).
+ANALYZE students, projects, items, bill_lines;

@@ -38,3 +38,7 @@ WHERE l.student_id = ?1 ORDER BY p.id, i.id;
 -- name: holds_of_student
 SELECT h.line_id, o.order_no, h.until_at FROM line_holds h
 JOIN orders o ON o.id = h.order_id JOIN bill_lines l ON l.id = h.line_id WHERE l.student_id = ?1;
+
+-- name: analyze_import
+-- Fresh statistics after an import where SQLite thinks they help.
+PRAGMA optimize;

@@ -2,9 +2,10 @@
 
 -- name: journal_post
 -- One entry and all its postings (?6: a JSON array of {"account","amount"}),
--- as a two-statement script. SQLite has no writable CTE; the entry's id is
--- the largest, since this transaction holds the only write lock.
+-- in two statements: SQLite has no writable CTE. The entry's id is the
+-- largest, since this transaction holds the only write lock.
 INSERT INTO journal_entries (school_id, kind, ref, memo, created_at) VALUES (NULLIF(?1, 0), ?2, ?3, ?4, ?5);
+-- and:
 INSERT INTO journal_postings (entry_id, account, amount)
 SELECT (SELECT MAX(id) FROM journal_entries), j.value ->> '$.account', j.value ->> '$.amount' FROM json_each(?6) j;
 
