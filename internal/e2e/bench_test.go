@@ -3,13 +3,13 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"syscall"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
