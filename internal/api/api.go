@@ -16,6 +16,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -28,6 +29,7 @@ import (
 	"campuspay/internal/billing"
 	"campuspay/internal/money"
 	"campuspay/internal/payment"
+	"campuspay/internal/throttle"
 )
 
 //go:embed openapi.json
@@ -35,10 +37,10 @@ var openapi []byte
 
 // Auth is what the API needs of logins and sessions.
 type Auth interface {
-	StudentLogin(ctx context.Context, schoolCode, studentNo, password string) (billing.School, billing.Student, error)
+	StudentLogin(ctx context.Context, c auth.Credentials) (billing.School, billing.Student, error)
 	NewSession(ctx context.Context, kind string, studentID int64) (token, csrf string, err error)
 	Authenticate(ctx context.Context, kind, token string) (auth.Principal, error)
-	ChangePassword(ctx context.Context, p auth.Principal, old, pw string) error
+	ChangePassword(ctx context.Context, p auth.Principal, c auth.PasswordChange) error
 	Logout(ctx context.Context, p auth.Principal) error
 }
 
@@ -70,7 +72,10 @@ type Deps struct {
 	Auth     Auth
 	Payments Payments
 	Schools  Schools
-	Log      *slog.Logger
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (throttles count per client address).
+	TrustedProxies []netip.Prefix
+	Log            *slog.Logger
 }
 
 type handler struct{ Deps }
@@ -182,7 +187,8 @@ func (h *handler) studentLogin(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, err)
 		return
 	}
-	_, st, err := h.Auth.StudentLogin(r.Context(), in.SchoolCode, in.StudentNo, in.Password)
+	school, st, err := h.Auth.StudentLogin(r.Context(), auth.Credentials{SchoolCode: in.SchoolCode, StudentNo: in.StudentNo,
+		Password: in.Password, Client: h.client(r)})
 	if err != nil {
 		h.writeErr(w, err)
 		return
@@ -192,7 +198,11 @@ func (h *handler) studentLogin(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, err)
 		return
 	}
-	writeJSON(w, 200, map[string]any{"token": token, "must_change_password": st.MustChangePassword})
+	body := map[string]any{"token": token, "must_change_password": st.MustChangePassword}
+	if st.MustChangePassword {
+		body["identity_field"] = auth.Principal{Student: st, School: school}.IdentityField()
+	}
+	writeJSON(w, 200, body)
 }
 
 func (h *handler) logout(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -205,14 +215,17 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request, p auth.Principa
 
 func (h *handler) changePassword(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	var in struct {
-		Old string `json:"old_password"`
-		New string `json:"new_password"`
+		Old         string `json:"old_password"`
+		New         string `json:"new_password"`
+		IDCardLast6 string `json:"id_card_last6,omitempty"`
+		Name        string `json:"name,omitempty"`
 	}
 	if err := decode(r, &in); err != nil {
 		h.writeErr(w, err)
 		return
 	}
-	if err := h.Auth.ChangePassword(r.Context(), p, in.Old, in.New); err != nil {
+	if err := h.Auth.ChangePassword(r.Context(), p, auth.PasswordChange{Old: in.Old, New: in.New, IDCardLast6: in.IDCardLast6,
+		Name: in.Name, Client: h.client(r)}); err != nil {
 		h.writeErr(w, err)
 		return
 	}
@@ -308,6 +321,9 @@ func orderItems(o payment.Order) []map[string]any {
 	}
 	return items
 }
+
+// client is the address a request comes from, for throttles.
+func (h *handler) client(r *http.Request) netip.Addr { return throttle.ClientIP(r, h.TrustedProxies) }
 
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

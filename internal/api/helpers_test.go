@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"campuspay/demo"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -145,7 +146,8 @@ func login(t *testing.T, base, studentNo, password string) (string, bool) {
 func ready(t *testing.T, base, studentNo string) string {
 	t.Helper()
 	tok, _ := login(t, base, studentNo, initialPW)
-	r := do(t, "POST", base+"/api/v1/me/password", tok, mustJSON(map[string]string{"old_password": initialPW, "new_password": newPassword}))
+	r := do(t, "POST", base+"/api/v1/me/password", tok, mustJSON(map[string]string{"old_password": initialPW, "new_password": newPassword,
+		"id_card_last6": demo.IDLast6(studentNo)}))
 	if r.status != 200 {
 		t.Fatalf("change password %s: %d %s", studentNo, r.status, r.body)
 	}

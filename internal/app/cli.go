@@ -18,6 +18,7 @@ import (
 	"campuspay/internal/importer"
 	"campuspay/internal/sandbox"
 	"campuspay/internal/store"
+	"campuspay/internal/throttle"
 )
 
 const usage = `campuspay — tuition and campus fee payments
@@ -241,6 +242,24 @@ func serveFlags(fs *flag.FlagSet, cfg *Config, defAddr string) {
 	fs.DurationVar(&cfg.Payments.QueryInterval, "query-interval", 15*time.Second, "step between channel queries")
 	fs.DurationVar(&cfg.Payments.QueryMaxInterval, "query-max-interval", 30*time.Second, "longest wait between channel queries")
 	fs.DurationVar(&cfg.Worker.Poll, "worker-poll", time.Second, "how often the worker looks for due jobs")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", env("CAMPUSPAY_METRICS_ADDR", ""), "serve /metrics on this address of its own")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", env("CAMPUSPAY_METRICS_TOKEN", ""), "serve /metrics on the public listener to this bearer token")
+	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve /debug/pprof on the metrics listener")
+	fs.Func("trusted-proxies", "reverse proxies whose X-Forwarded-For is believed (CIDRs, comma-separated; also "+throttle.EnvTrustedProxies+")", func(v string) error {
+		p, err := throttle.ParseTrustedProxies(v)
+		cfg.TrustedProxies = p
+		return err
+	})
+}
+
+// trustedFromEnv reads CAMPUSPAY_TRUSTED_PROXIES when the flag was not given.
+func trustedFromEnv(cfg *Config) error {
+	if cfg.TrustedProxies != nil {
+		return nil
+	}
+	p, err := throttle.ParseTrustedProxies(os.Getenv(throttle.EnvTrustedProxies))
+	cfg.TrustedProxies = p
+	return err
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -255,6 +274,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
+	if err := trustedFromEnv(&cfg); err != nil {
+		return err
+	}
 	fillWorker(&cfg)
 	s, err := Start(ctx, cfg)
 	if err != nil {
@@ -262,6 +284,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer s.Close()
 	fmt.Fprintf(stdout, "campuspay 已启动：%s\n", s.URL)
+	if s.MetricsURL != "" {
+		fmt.Fprintf(stdout, "监控指标：%s/metrics\n", s.MetricsURL)
+	}
 	<-ctx.Done()
 	return nil
 }

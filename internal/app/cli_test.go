@@ -99,24 +99,54 @@ func TestJournalVerifyFails(t *testing.T) {
 	}
 }
 
-// TestServeHealthAndMetrics boots the server as `serve` does and reads the
-// two operational endpoints.
+// TestServeHealthAndMetrics: /healthz is public; metrics are not (SPEC
+// §6): on the public listener only to the configured bearer token, and on
+// a listener of their own with the profiler beside them when asked.
 func TestServeHealthAndMetrics(t *testing.T) {
-	s, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "cp.db"), NoWorker: true})
+	get := func(url, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	s, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "cp.db"), NoWorker: true,
+		MetricsToken: "s3cret-token", MetricsAddr: "127.0.0.1:0", Pprof: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "campuspay_jobs_pending 0"} {
-		resp, err := http.Get(s.URL + path)
-		if err != nil {
-			t.Fatal(err)
+	for _, c := range []struct {
+		url, token string
+		status     int
+		want       string
+	}{
+		{s.URL + "/healthz", "", 200, "ok"},
+		{s.URL + "/metrics", "", 401, ""},
+		{s.URL + "/metrics", "wrong", 401, ""},
+		{s.URL + "/metrics", "s3cret-token", 200, "campuspay_jobs_pending 0"},
+		{s.MetricsURL + "/metrics", "", 200, "campuspay_db_statements_total"},
+		{s.MetricsURL + "/debug/pprof/", "", 200, "goroutine"},
+		{s.URL + "/debug/pprof/", "", 404, ""},
+	} {
+		if st, body := get(c.url, c.token); st != c.status || !strings.Contains(body, c.want) {
+			t.Errorf("%s (token %q): %d %.200s", c.url, c.token, st, body)
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
-			t.Fatalf("%s: %d %.300s", path, resp.StatusCode, body)
-		}
+	}
+	plain, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "cp2.db"), NoWorker: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if st, _ := get(plain.URL+"/metrics", ""); st == 200 {
+		t.Errorf("metrics are public without any metrics setting")
 	}
 }
 

@@ -5,11 +5,14 @@ package app
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,6 +48,14 @@ type Config struct {
 	Payments    payment.Config
 	NoWorker    bool
 	Log         *slog.Logger
+	// TrustedProxies are reverse proxies whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// Metrics are not public (SPEC §6): MetricsToken lets /metrics answer on
+	// the public listener to "Authorization: Bearer TOKEN"; MetricsAddr
+	// serves them (and, with Pprof, /debug/pprof) on a listener of their own.
+	MetricsToken string
+	MetricsAddr  string
+	Pprof        bool
 }
 
 // Server is a running campuspay.
@@ -59,9 +70,15 @@ type Server struct {
 	Channels *channel.Registry
 	Handler  http.Handler
 
+	// MetricsURL is the metrics listener's base URL, when it has one.
+	MetricsURL string
+
 	log      *slog.Logger
 	http     *http.Server
 	listener net.Listener
+	metrics  *http.Server
+	trusted  []netip.Prefix
+	cfg      Config
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -89,7 +106,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s := &Server{Store: st, log: log, listener: ln, Channels: channel.NewRegistry()}
+	s := &Server{Store: st, log: log, listener: ln, Channels: channel.NewRegistry(), trusted: cfg.TrustedProxies, cfg: cfg}
 	s.URL = cfg.PublicURL
 	if s.URL == "" {
 		s.URL = "http://" + publicHost(ln.Addr().String())
@@ -103,7 +120,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		pcfg = payment.DefaultConfig(s.URL)
 	}
 	pcfg.PublicURL = s.URL
-	s.Auth = auth.NewService(st, st.Now)
+	s.Auth = auth.NewService(st, st.Now, nil)
 	s.Schools = billing.NewDirectory(st)
 	s.Payments = payment.NewService(st, s.Channels, pcfg, log, st.Now)
 	wcfg := cfg.Worker
@@ -113,6 +130,22 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.Worker = worker.New(st, s.Payments.Handlers(), wcfg, log, st.Now)
 	s.Handler = s.routes()
 	s.http = newHTTPServer(s.Handler, log)
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.MetricsURL = "http://" + publicHost(mln.Addr().String())
+		s.metrics = newHTTPServer(s.metricsHandler(), log)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.metrics.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics server", "err", err)
+			}
+		}()
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.wg.Add(1)
@@ -187,11 +220,17 @@ var (
 	httpReqs    *prometheus.CounterVec
 )
 
-func (s *Server) routes() http.Handler {
+// registerHTTPMetrics makes the process-wide request counter once.
+func registerHTTPMetrics() {
 	metricsOnce.Do(func() {
 		httpReqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "campuspay_http_requests_total", Help: "HTTP requests by front door and status class."}, []string{"door", "code"})
 		prometheus.MustRegister(httpReqs)
 	})
+}
+
+// gatherers are every metric the server exports.
+func (s *Server) gatherers() prometheus.Gatherers {
+	registerHTTPMetrics()
 	// Background work not yet done, by kind: a growing "query" count means
 	// a channel is not answering.
 	reg := prometheus.NewRegistry()
@@ -217,7 +256,25 @@ func (s *Server) routes() http.Handler {
 		func() float64 { return float64(stats.Transactions.Load()) }))
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "campuspay_db_retries_total", Help: "Transactions run again after a deadlock, serialization failure or busy database."},
 		func() float64 { return float64(stats.Retries.Load()) }))
-	gatherers := prometheus.Gatherers{prometheus.DefaultGatherer, reg}
+	return prometheus.Gatherers{prometheus.DefaultGatherer, reg}
+}
+
+// metricsHandler is the metrics listener: /metrics, and /debug/pprof when
+// profiling is on.
+func (s *Server) metricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherers(), promhttp.HandlerOpts{}))
+	if s.cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
+}
+
+func (s *Server) routes() http.Handler {
+	registerHTTPMetrics()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.Store.DB().PingContext(r.Context()); err != nil {
@@ -226,9 +283,20 @@ func (s *Server) routes() http.Handler {
 		}
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{}))
+	if tok := s.cfg.MetricsToken; tok != "" {
+		metrics := promhttp.HandlerFor(s.gatherers(), promhttp.HandlerOpts{})
+		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+			if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+tok)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+				http.Error(w, "metrics need a bearer token", http.StatusUnauthorized)
+				return
+			}
+			metrics.ServeHTTP(w, r)
+		})
+	}
 	mux.Handle("/notify/", counted("notify", notify.NewHandler(s.Payments, s.log)))
-	mux.Handle("/api/v1/", counted("api", api.NewHandler(api.Deps{Auth: s.Auth, Payments: s.Payments, Schools: s.Schools, Log: s.log})))
+	mux.Handle("/api/v1/", counted("api", api.NewHandler(api.Deps{Auth: s.Auth, Payments: s.Payments, Schools: s.Schools,
+		TrustedProxies: s.trusted, Log: s.log})))
 	s.mountWeb(mux)
 	if s.Sandbox != nil {
 		s.Sandbox.Mount(mux)
@@ -256,6 +324,9 @@ func counted(door string, h http.Handler) http.Handler {
 func (s *Server) Close() error {
 	if s.cancel != nil {
 		s.cancel()
+	}
+	if s.metrics != nil {
+		s.metrics.Close()
 	}
 	if s.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -9,7 +9,7 @@ import (
 // mountWeb mounts the student portal under /s/{school}/ and the home page
 // at "/" that links to every school's portal (and the sandbox when on).
 func (s *Server) mountWeb(mux *http.ServeMux) {
-	d := web.Deps{Auth: s.Auth, Payments: s.Payments, Schools: s.Schools, Log: s.log}
+	d := web.Deps{Auth: s.Auth, Payments: s.Payments, Schools: s.Schools, TrustedProxies: s.trusted, Log: s.log}
 	if s.Sandbox != nil {
 		d.Sandbox, d.PayerPage = true, s.Sandbox.WeChat.PayURL
 	}

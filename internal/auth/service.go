@@ -2,19 +2,22 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/netip"
+	"strings"
 	"time"
 
 	"campuspay/internal/apperr"
 	"campuspay/internal/billing"
+	"campuspay/internal/throttle"
 )
 
-// Login lockout (SPEC: five failures lock the student out for 15 minutes).
+// Session lifetimes.
 const (
-	MaxFailures = 5
-	LockFor     = 15 * time.Minute
-	IdleTimeout = 15 * time.Minute // web sessions
-	APITokenTTL = 7 * 24 * time.Hour
+	IdleTimeout = 15 * time.Minute // web sessions die after this long unused
+	WebTTL      = 12 * time.Hour
+	APITokenTTL = 24 * time.Hour
 )
 
 // Session kinds.
@@ -25,12 +28,19 @@ const (
 
 // Stable error codes of logins and sessions.
 const (
-	CodeBadCredentials = "bad_credentials"
-	CodeMustChange     = "must_change_password"
-	CodeUnauthorized   = "unauthorized"
-	CodeLoginLocked    = "login_locked"
-	CodeBadOldPassword = "bad_old_password"
-	CodeWeakPassword   = "weak_password"
+	CodeBadCredentials   = "bad_credentials"
+	CodeMustChange       = "must_change_password"
+	CodeUnauthorized     = "unauthorized"
+	CodeLoginLocked      = "login_locked"
+	CodeBadOldPassword   = "bad_old_password"
+	CodeWeakPassword     = "weak_password"
+	CodeIdentityMismatch = "identity_mismatch"
+)
+
+// Identity fields the first password change asks for (R5).
+const (
+	IdentityIDCard = "id_card_last6"
+	IdentityName   = "name"
 )
 
 // Session is a logged-in student's session or API token, stored under the
@@ -49,8 +59,6 @@ type Store interface {
 	SchoolByCode(ctx context.Context, code string) (billing.School, error)
 	StudentByNo(ctx context.Context, schoolID int64, no string) (billing.Student, error)
 	StudentByID(ctx context.Context, id int64) (billing.Student, error)
-	BeginLogin(ctx context.Context, studentID int64, max int, lock time.Duration) (bool, time.Time, error)
-	EndLogin(ctx context.Context, studentID int64, success bool, max int, lock time.Duration) (bool, time.Time, error)
 	SetPassword(ctx context.Context, studentID int64, hash string) error
 	CreateSession(ctx context.Context, se Session) error
 	// SessionPrincipal finds a session with its student and school in
@@ -61,18 +69,26 @@ type Store interface {
 	DeleteStudentSessions(ctx context.Context, studentID int64, keep string) error
 }
 
-// Service logs students in and keeps their sessions.
+// Service logs students in and keeps their sessions. Every guess that can
+// fail (a password, an identity check) goes through a throttle.Guard: per
+// client address, per (account, client) with exponential back-off, and
+// per account with a higher ceiling, the same for student numbers that
+// exist and those that do not.
 type Service struct {
-	st  Store
-	now func() time.Time
+	st    Store
+	now   func() time.Time
+	guard *throttle.Guard
 }
 
-// NewService wires the login service.
-func NewService(st Store, now func() time.Time) *Service {
+// NewService wires the login service; a nil guard gets the login defaults.
+func NewService(st Store, now func() time.Time, guard *throttle.Guard) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, now: now}
+	if guard == nil {
+		guard = throttle.NewGuard(throttle.GuardConfig{Now: throttle.Clock(now)})
+	}
+	return &Service{st: st, now: now, guard: guard}
 }
 
 // Errors with stable codes.
@@ -90,75 +106,115 @@ type Principal struct {
 	CSRF      string
 }
 
+// IdentityField is what the student's first password change asks for.
+func (p Principal) IdentityField() string { return identityField(p.School.Policy, p.Student) }
+
+func identityField(pol billing.Policy, st billing.Student) string {
+	if pol.InitialPasswordRule == billing.InitialIDCardLast6 || len(st.IDCard) < 6 {
+		return IdentityName
+	}
+	return IdentityIDCard
+}
+
 func notFound(err error) bool {
 	e, ok := apperr.As(err)
 	return ok && e.Kind == apperr.NotFound
 }
 
+// Credentials are a student's login attempt.
+type Credentials struct {
+	SchoolCode, StudentNo, Password string
+	Client                          netip.Addr // who is asking (throttling)
+}
+
+func account(school, no string) string { return school + "\x00" + no }
+
+// refused is a throttle refusal as front doors show it.
+func refused(d throttle.Decision) error {
+	secs := d.RetryAfterSeconds()
+	return apperr.New(apperr.TooMany, CodeLoginLocked,
+		fmt.Sprintf("尝试次数过多，请 %s后再试", waitText(secs))).With("retry_after_seconds", secs)
+}
+
+func waitText(secs int) string {
+	if secs < 60 {
+		return fmt.Sprintf("%d 秒", secs)
+	}
+	return fmt.Sprintf("%d 分钟", (secs+59)/60)
+}
+
+// busy turns a password-hashing overload into 429 too_many_requests.
+func busy(err error) error {
+	var be *BusyError
+	if errors.As(err, &be) {
+		return be.AppErr()
+	}
+	return err
+}
+
 // StudentLogin checks school + student number + password (R5): a student
 // who never set a password logs in with the school's initial password and
-// must change it. Five failures lock the student for 15 minutes. An
-// unknown school or student is bad_credentials; a database that cannot
-// be asked is an internal error, never a wrong password.
-func (s *Service) StudentLogin(ctx context.Context, schoolCode, studentNo, password string) (billing.School, billing.Student, error) {
-	school, err := s.st.SchoolByCode(ctx, schoolCode)
-	if err != nil {
-		if notFound(err) {
-			CheckPassword(dummyHash, password)
-			return school, billing.Student{}, ErrBadCredentials
+// must then change it. Whether the student exists or not, one password
+// hash is computed and the same answers come back (bad_credentials, and
+// login_locked once the throttle says so), so neither the time nor the
+// answer tells who is on the roll. A database that cannot be asked is an
+// internal error, never a wrong password.
+func (s *Service) StudentLogin(ctx context.Context, c Credentials) (billing.School, billing.Student, error) {
+	acct := account(c.SchoolCode, c.StudentNo)
+	if d := s.guard.Allow(c.Client, acct); !d.Allowed {
+		return billing.School{}, billing.Student{}, refused(d)
+	}
+	judged := false
+	defer func() {
+		if !judged {
+			s.guard.Released(c.Client, acct)
 		}
+	}()
+	known := true
+	school, err := s.st.SchoolByCode(ctx, c.SchoolCode)
+	if err != nil && !notFound(err) {
 		return school, billing.Student{}, err
 	}
-	st, err := s.st.StudentByNo(ctx, school.ID, studentNo)
+	var st billing.Student
 	if err != nil {
-		if notFound(err) {
-			// Same cost as a real check, so timing does not reveal who exists.
-			CheckPassword(dummyHash, password)
-			return school, st, ErrBadCredentials
+		known = false
+	} else if st, err = s.st.StudentByNo(ctx, school.ID, c.StudentNo); err != nil {
+		if !notFound(err) {
+			return school, st, err
 		}
-		return school, st, err
+		known = false
 	}
-	now := s.now()
-	begun, until, err := s.st.BeginLogin(ctx, st.ID, MaxFailures, LockFor)
-	if err != nil {
-		return school, st, err
+	hash := dummyHash
+	if known && st.PasswordHash != "" {
+		hash = st.PasswordHash
 	}
-	if !begun {
-		if until.IsZero() {
-			until = now.Add(time.Minute) // attempts in flight: ask to wait a little
-		}
-		return school, st, lockedErr(until, now)
+	match, err := CheckPasswordCtx(ctx, hash, c.Password)
+	if err != nil && !errors.Is(err, ErrBadHash) {
+		return school, st, busy(err)
 	}
-	ok := false
-	if st.PasswordHash == "" {
-		ok = EqualConstantTime(password, school.Policy.InitialPassword)
+	ok := known && match
+	if known && st.PasswordHash == "" {
+		ok = EqualConstantTime(c.Password, school.Policy.InitialPasswordFor(st))
 		st.MustChangePassword = true
-	} else {
-		ok = CheckPassword(st.PasswordHash, password)
 	}
-	// Settled even if the client has gone: an unsettled attempt counts
-	// against the student until it goes stale.
-	done, until, err := s.st.EndLogin(context.WithoutCancel(ctx), st.ID, ok, MaxFailures, LockFor)
-	if err != nil {
-		return school, st, err
-	}
-	if !until.IsZero() {
-		return school, st, lockedErr(until, now)
-	}
-	if !ok || !done {
+	judged = true
+	if !ok {
+		s.guard.Failed(c.Client, acct)
 		return school, st, ErrBadCredentials
 	}
+	s.guard.Succeeded(c.Client, acct)
 	return school, st, nil
 }
 
-var dummyHash, _ = HashPassword("campuspay-dummy")
-
-func lockedErr(until, now time.Time) error {
-	mins := int(until.Sub(now).Minutes()) + 1
-	return apperr.New(apperr.TooMany, CodeLoginLocked,
-		fmt.Sprintf("密码错误次数过多，账号已锁定，请 %d 分钟后再试（%s 解锁）", mins, until.In(beijing).Format("15:04"))).
-		With("retry_after_seconds", int(until.Sub(now).Seconds())+1)
-}
+// dummyHash is what a login is checked against when there is no hash to
+// check (an unknown student, one on the initial password): the same cost.
+var dummyHash = func() string {
+	h, err := HashPassword("campuspay-dummy")
+	if err != nil {
+		panic(err)
+	}
+	return h
+}()
 
 var beijing = time.FixedZone("CST", 8*3600)
 
@@ -169,15 +225,14 @@ func (s *Service) NewSession(ctx context.Context, kind string, studentID int64) 
 	csrf, _ = NewToken()
 	ttl := APITokenTTL
 	if kind == KindWeb {
-		ttl = 12 * time.Hour
+		ttl = WebTTL
 	}
 	err = s.st.CreateSession(ctx, Session{TokenHash: hash, Kind: kind, StudentID: studentID, CSRF: csrf, ExpiresAt: s.now().Add(ttl)})
 	return token, csrf, err
 }
 
 // touchEvery is how stale a session's last use may be before it is
-// written again: a write on every request would be most of a request's
-// cost.
+// written again: a write on every request would be most of its cost.
 const touchEvery = 30 * time.Second
 
 // Authenticate finds the principal of a session token, in one query. A
@@ -220,31 +275,86 @@ func (s *Service) Logout(ctx context.Context, p Principal) error {
 	return s.st.DeleteSession(ctx, p.TokenHash)
 }
 
+// PasswordChange is a request to change a password. IDCardLast6 or Name
+// is the identity check of the first change (R5): whichever
+// Principal.IdentityField names.
+type PasswordChange struct {
+	Old, New    string
+	IDCardLast6 string
+	Name        string
+	Client      netip.Addr
+}
+
 // ChangePassword checks the old password and sets a new one; other
-// sessions of the student end.
-func (s *Service) ChangePassword(ctx context.Context, p Principal, old, pw string) error {
+// sessions of the student end. The first change, from the public initial
+// password, also checks the last six characters of the student's ID
+// number (or, where the roll has none or the initial password is made of
+// them, the name), so that knowing a student number is not enough to take
+// an account over. Failed checks count against the same throttle as
+// logins.
+func (s *Service) ChangePassword(ctx context.Context, p Principal, c PasswordChange) error {
 	st, err := s.st.StudentByID(ctx, p.Student.ID)
 	if err != nil {
 		return err
 	}
-	ok := false
+	acct := account(p.School.Code, st.StudentNo)
+	if d := s.guard.Allow(c.Client, acct); !d.Allowed {
+		return refused(d)
+	}
+	fail := func(e error) error {
+		s.guard.Failed(c.Client, acct)
+		return e
+	}
+	initial := p.School.Policy.InitialPasswordFor(st)
 	if st.PasswordHash == "" {
-		ok = EqualConstantTime(old, p.School.Policy.InitialPassword)
+		if !EqualConstantTime(c.Old, initial) {
+			return fail(apperr.New(apperr.Invalid, CodeBadOldPassword, "原密码不正确（首次修改请输入初始密码）"))
+		}
+		if err := checkIdentity(p.School.Policy, st, c); err != nil {
+			return fail(err)
+		}
 	} else {
-		ok = CheckPassword(st.PasswordHash, old)
+		ok, err := CheckPasswordCtx(ctx, st.PasswordHash, c.Old)
+		if err != nil && !errors.Is(err, ErrBadHash) {
+			s.guard.Released(c.Client, acct)
+			return busy(err)
+		}
+		if !ok {
+			return fail(apperr.New(apperr.Invalid, CodeBadOldPassword, "原密码不正确"))
+		}
 	}
-	if !ok {
-		return apperr.New(apperr.Invalid, CodeBadOldPassword, "原密码不正确")
-	}
-	if err := CheckNewPassword(pw, st.StudentNo, p.School.Policy.InitialPassword); err != nil {
+	s.guard.Succeeded(c.Client, acct)
+	if err := CheckNewPassword(c.New, st.StudentNo, initial); err != nil {
 		return apperr.New(apperr.Invalid, CodeWeakPassword, err.Error())
 	}
-	h, err := HashPassword(pw)
+	h, err := HashPasswordCtx(ctx, c.New)
 	if err != nil {
-		return err
+		return busy(err)
 	}
 	if err := s.st.SetPassword(ctx, st.ID, h); err != nil {
 		return err
 	}
 	return s.st.DeleteStudentSessions(ctx, st.ID, p.TokenHash)
+}
+
+// checkIdentity is R5's identity step of the first password change.
+func checkIdentity(pol billing.Policy, st billing.Student, c PasswordChange) error {
+	if identityField(pol, st) == IdentityName {
+		if strings.Join(strings.Fields(c.Name), "") == "" {
+			return apperr.New(apperr.Invalid, CodeIdentityMismatch, "首次修改密码请填写本人姓名").With("identity_field", IdentityName)
+		}
+		if !EqualConstantTime(strings.Join(strings.Fields(c.Name), ""), strings.Join(strings.Fields(st.Name), "")) {
+			return apperr.New(apperr.Invalid, CodeIdentityMismatch, "姓名与学籍信息不符，请填写本人姓名").With("identity_field", IdentityName)
+		}
+		return nil
+	}
+	want := strings.ToUpper(st.IDCard[len(st.IDCard)-6:])
+	got := strings.ToUpper(strings.TrimSpace(c.IDCardLast6))
+	if got == "" {
+		return apperr.New(apperr.Invalid, CodeIdentityMismatch, "首次修改密码请填写身份证号后 6 位").With("identity_field", IdentityIDCard)
+	}
+	if !EqualConstantTime(got, want) {
+		return apperr.New(apperr.Invalid, CodeIdentityMismatch, "身份证号后 6 位与学籍信息不符").With("identity_field", IdentityIDCard)
+	}
+	return nil
 }

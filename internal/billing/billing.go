@@ -15,14 +15,18 @@ import (
 
 // Policy is a school's payment policy (SPEC R5, R7, R8, R9, R12).
 type Policy struct {
-	InitialPassword    string   `json:"initial_password"`      // R5: "111111" unless the school sets another
-	LockMinutes        int      `json:"lock_minutes"`          // R9: how long an unpaid order holds its items
-	MandatoryFirst     bool     `json:"mandatory_first"`       // R7 on
-	OneProjectPerOrder bool     `json:"one_project_per_order"` // R8 on
-	HelpLine           string   `json:"help_line"`             // R12
-	HelpHours          string   `json:"help_hours"`
-	RecommendedBanks   []string `json:"recommended_banks"`
-	Channels           []string `json:"channels,omitempty"` // enabled channel names; empty: all the platform has
+	InitialPassword string `json:"initial_password"` // R5: "111111" unless the school sets another
+	// InitialPasswordRule is "" for InitialPassword, or InitialIDCardLast6:
+	// each student's first password is the last 6 characters of their ID
+	// number (InitialPassword where the roll has none).
+	InitialPasswordRule string   `json:"initial_password_rule,omitempty"`
+	LockMinutes         int      `json:"lock_minutes"`          // R9: how long an unpaid order holds its items
+	MandatoryFirst      bool     `json:"mandatory_first"`       // R7 on
+	OneProjectPerOrder  bool     `json:"one_project_per_order"` // R8 on
+	HelpLine            string   `json:"help_line"`             // R12
+	HelpHours           string   `json:"help_hours"`
+	RecommendedBanks    []string `json:"recommended_banks"`
+	Channels            []string `json:"channels,omitempty"` // enabled channel names; empty: all the platform has
 }
 
 // DefaultPolicy is the seed's policy: initial password 111111, a 10-minute
@@ -37,6 +41,18 @@ func DefaultPolicy() Policy {
 		HelpHours:          "周一至周五 9:00—20:00，周六 9:00—18:00",
 		RecommendedBanks:   []string{"中国工商银行", "中国建设银行", "中国农业银行"},
 	}
+}
+
+// InitialIDCardLast6 is the initial-password rule "the last 6 characters
+// of the ID number" (R5).
+const InitialIDCardLast6 = "id_card_last6"
+
+// InitialPasswordFor is a student's initial password under the policy.
+func (p Policy) InitialPasswordFor(st Student) string {
+	if p.InitialPasswordRule == InitialIDCardLast6 && len(st.IDCard) >= 6 {
+		return strings.ToUpper(st.IDCard[len(st.IDCard)-6:])
+	}
+	return p.InitialPassword
 }
 
 // LockDuration is the R9 hold as a duration.

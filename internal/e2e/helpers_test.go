@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"bytes"
+	"campuspay/demo"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -70,7 +71,7 @@ func TestMain(m *testing.M) {
 // Fast settings (the brief's): queries every ~300 ms, worker poll 100 ms,
 // sandbox retry schedule ×0.001.
 var (
-	fastPayments = payment.Config{FirstQuery: 300 * time.Millisecond, QueryInterval: 300 * time.Millisecond, QueryMaxInterval: time.Second}
+	fastPayments = payment.Config{FirstQuery: 300 * time.Millisecond, QueryInterval: 300 * time.Millisecond, QueryMaxInterval: time.Second, OrderBurst: 1000}
 	fastWorker   = worker.Config{Poll: 100 * time.Millisecond, Lease: 30 * time.Second, MaxAttempts: 200, Batch: 20}
 	fastFlags    = []string{"--first-query", "300ms", "--query-interval", "300ms", "--query-max-interval", "1s", "--worker-poll", "100ms"}
 )
@@ -263,7 +264,8 @@ func login(t testing.TB, base, school, studentNo string) *client {
 			t.Fatalf("%s %s before password change: %d %s, want 403 must_change_password", p.m, p.path, st, b)
 		}
 	}
-	if st, b := c.call("POST", "/api/v1/me/password", map[string]string{"old_password": "111111", "new_password": newPassword}, nil); st != 200 {
+	if st, b := c.call("POST", "/api/v1/me/password", map[string]string{"old_password": "111111", "new_password": newPassword,
+		"id_card_last6": demo.IDLast6(studentNo)}, nil); st != 200 {
 		t.Fatalf("change password: %d %s", st, b)
 	}
 	c.token = ""

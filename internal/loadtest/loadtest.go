@@ -165,8 +165,12 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Report, er
 			return nil, err
 		}
 		url := "http://" + srvAddr
+		if cfg.MetricsToken == "" {
+			cfg.MetricsToken = randomToken()
+		}
 		server, err = startChild(ctx, cfg.Binary, tmp, "server", url,
-			"serve", "--addr", srvAddr, "--db", cfg.DB, "--sandbox-url", cfg.SandboxURL, "--sandbox-keys", keys)
+			"serve", "--addr", srvAddr, "--db", cfg.DB, "--sandbox-url", cfg.SandboxURL, "--sandbox-keys", keys,
+			"--metrics-token", cfg.MetricsToken)
 		if err != nil {
 			return nil, err
 		}
@@ -440,4 +444,11 @@ func startProgress(w io.Writer, r *runner, phase string) *progress {
 func (p *progress) stop() {
 	close(p.stopc)
 	<-p.done
+}
+
+// randomToken is a bearer token for the metrics of a server this run starts.
+func randomToken() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

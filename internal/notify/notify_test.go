@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"bytes"
+	"campuspay/demo"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -120,7 +121,7 @@ func paidWeChatOrder(t *testing.T, s *app.Server) notification {
 	if st := callJSON(t, "POST", base+"/api/v1/auth/student-login", "", cred("111111"), &lr); st != 200 {
 		t.Fatalf("login: %d", st)
 	}
-	if st := callJSON(t, "POST", base+"/api/v1/me/password", lr.Token, map[string]string{"old_password": "111111", "new_password": "Kx9-pay-2026"}, nil); st != 200 {
+	if st := callJSON(t, "POST", base+"/api/v1/me/password", lr.Token, map[string]string{"old_password": "111111", "new_password": "Kx9-pay-2026", "id_card_last6": demo.IDLast6("2026010001")}, nil); st != 200 {
 		t.Fatalf("change password: %d", st)
 	}
 	var bills struct {

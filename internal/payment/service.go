@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"campuspay/internal/apperr"
 	"campuspay/internal/billing"
 	"campuspay/internal/journal"
+	"campuspay/internal/throttle"
 )
 
 // Stable error codes of the payment service (SPEC §6 and the pages).
@@ -50,12 +52,18 @@ type Config struct {
 	FirstQuery       time.Duration // first channel query after an order is made
 	QueryInterval    time.Duration // growth step between queries
 	QueryMaxInterval time.Duration // cap between queries while an order is open
+	// OrderBurst orders (creations and cancellations) a student may make at
+	// once, then one every OrderEvery: each calls the channel with the
+	// school's merchant credentials, so nobody may spend them in a loop.
+	OrderBurst int
+	OrderEvery time.Duration
 }
 
 // DefaultConfig queries at 15 s, then every 15–30 s while the order is open,
 // so an order whose notification is lost is settled within a minute.
 func DefaultConfig(publicURL string) Config {
-	return Config{PublicURL: publicURL, Merchant: "校园缴费平台", FirstQuery: 15 * time.Second, QueryInterval: 15 * time.Second, QueryMaxInterval: 30 * time.Second}
+	return Config{PublicURL: publicURL, Merchant: "校园缴费平台", FirstQuery: 15 * time.Second, QueryInterval: 15 * time.Second,
+		QueryMaxInterval: 30 * time.Second, OrderBurst: 10, OrderEvery: 10 * time.Second}
 }
 
 // Service is the payment use cases shared by every front door. It decides
@@ -68,6 +76,7 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	applier  *applier
+	orders   *throttle.Rate // per student: order creations and cancellations
 }
 
 // NewService wires a Service. Close stops its group-commit applier.
@@ -81,9 +90,28 @@ func NewService(st Store, ch Channels, cfg Config, log *slog.Logger, now func() 
 	if cfg.Merchant == "" {
 		cfg.Merchant = DefaultConfig("").Merchant
 	}
-	s := &Service{store: st, channels: ch, cfg: cfg, log: log, now: now}
+	if cfg.OrderBurst <= 0 {
+		cfg.OrderBurst = 10
+	}
+	if cfg.OrderEvery <= 0 {
+		cfg.OrderEvery = 10 * time.Second
+	}
+	s := &Service{store: st, channels: ch, cfg: cfg, log: log, now: now,
+		orders: throttle.NewRate(throttle.RateConfig{Burst: cfg.OrderBurst, Every: cfg.OrderEvery, Now: throttle.Clock(now)})}
 	s.applier = newApplier(s)
 	return s
+}
+
+// throttleOrders spends one of a student's order calls, or says when the
+// next may come.
+func (s *Service) throttleOrders(studentID int64) error {
+	d := s.orders.Allow(strconv.FormatInt(studentID, 10))
+	if d.Allowed {
+		return nil
+	}
+	secs := d.RetryAfterSeconds()
+	return apperr.New(apperr.TooMany, apperr.CodeTooManyRequests, fmt.Sprintf("操作过于频繁，请 %d 秒后再试", secs)).
+		With("retry_after_seconds", secs)
 }
 
 // Close waits for the payments being applied and stops taking new ones.
@@ -219,6 +247,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Checkout, erro
 		if co, ok, err := s.replay(ctx, req, k); ok || err != nil {
 			return co, err
 		}
+	}
+	if err := s.throttleOrders(req.Student.ID); err != nil {
+		return Checkout{}, err
 	}
 	var o Order
 	err = s.store.Update(ctx, func(tx Tx) error {
@@ -397,6 +428,9 @@ func (s *Service) Cancel(ctx context.Context, studentID int64, orderNo string) (
 			return o, nil
 		}
 		return o, apperr.New(apperr.Conflict, CodeOrderNotCancellable, "订单已支付，不能取消")
+	}
+	if err := s.throttleOrders(studentID); err != nil {
+		return o, err
 	}
 	ch, err := s.channels.For(o.SchoolID, o.Channel)
 	if err != nil {

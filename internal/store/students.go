@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"time"
 
 	"campuspay/internal/auth"
 	"campuspay/internal/billing"
@@ -94,71 +93,6 @@ func (s *Store) CountStudents(ctx context.Context, schoolID int64) (int, error) 
 	var n int
 	err := s.readRow(ctx, "students_count", []any{schoolID}, &n)
 	return n, err
-}
-
-// loginState reads and locks a student's failure count, lock, and when
-// the last attempt began.
-func (t *Tx) loginState(ctx context.Context, studentID int64) (failures int, lockedUntil, lastAttempt time.Time, err error) {
-	var locked, last int64
-	err = t.readRow(ctx, "login_state_lock", []any{studentID}, &failures, &locked, &last)
-	return failures, fromMS(locked), fromMS(last), notFound(err)
-}
-
-// staleAttempt is how long a begun login may take before it counts as
-// failed: a password check takes milliseconds.
-const staleAttempt = 30 * time.Second
-
-// BeginLogin counts a login attempt as a failure before its password is
-// checked, so that parallel guesses cannot outrun the lockout: at most max
-// attempts are ever in flight or failed between two successes. It refuses
-// (ok false) while the student is locked, reporting until when, or while
-// max attempts are already counted. Attempts that never finished (the
-// client hung up mid-check) count as failures once stale, so they end in
-// the ordinary lock rather than locking the student out for good.
-func (s *Store) BeginLogin(ctx context.Context, studentID int64, max int, lock time.Duration) (ok bool, lockedUntil time.Time, err error) {
-	err = s.InTx(ctx, func(tx *Tx) error {
-		n, locked, last, err := tx.loginState(ctx, studentID)
-		if err != nil || locked.After(tx.now) {
-			ok, lockedUntil = false, locked
-			return err
-		}
-		if n >= max {
-			ok = false
-			if tx.now.Sub(last) > staleAttempt {
-				lockedUntil = tx.now.Add(lock)
-				tx.write("login_lock", 1, ms(lockedUntil), studentID)
-			}
-			return nil
-		}
-		ok = true
-		tx.write("login_begin", 1, ms(tx.now), studentID)
-		return nil
-	})
-	return ok, lockedUntil, err
-}
-
-// EndLogin settles an attempt begun with BeginLogin. A success clears the
-// count, unless a lock was set meanwhile (then ok is false). A failure
-// that brings the count to max locks the student for lock.
-func (s *Store) EndLogin(ctx context.Context, studentID int64, success bool, max int, lock time.Duration) (ok bool, lockedUntil time.Time, err error) {
-	err = s.InTx(ctx, func(tx *Tx) error {
-		n, locked, _, err := tx.loginState(ctx, studentID)
-		if err != nil || locked.After(tx.now) {
-			ok, lockedUntil = false, locked
-			return err
-		}
-		if success {
-			ok = true
-			tx.write("login_clear", 1, studentID)
-			return nil
-		}
-		if n >= max {
-			lockedUntil = tx.now.Add(lock)
-			tx.write("login_lock", 1, ms(lockedUntil), studentID)
-		}
-		return nil
-	})
-	return ok, lockedUntil, err
 }
 
 // SetPassword stores a new password hash and clears the must-change flag.

@@ -4,7 +4,8 @@ import "time"
 
 // BackoffConfig sizes a Backoff.
 type BackoffConfig struct {
-	Base    time.Duration // wait after the first failure; default 1 s
+	Free    int           // failures that cost no wait (a typo or two); default 0
+	Base    time.Duration // wait after the first failure past Free; default 1 s
 	Max     time.Duration // longest wait; default 5 min
 	Forget  time.Duration // failures are forgotten this long after the wait ends; default 15 min
 	Hold    time.Duration // how long an attempt in flight holds the key; default 30 s
@@ -18,6 +19,7 @@ type BackoffConfig struct {
 // or Release) or Hold passes, so a client cannot fire many guesses in
 // parallel before the first failure lands.
 type Backoff struct {
+	free                    int
 	base, max, forget, hold time.Duration
 	now                     Clock
 	tab                     *table[backoffState]
@@ -43,11 +45,16 @@ func NewBackoff(c BackoffConfig) *Backoff {
 	if c.Hold <= 0 {
 		c.Hold = 30 * time.Second
 	}
-	return &Backoff{base: c.Base, max: c.Max, forget: c.Forget, hold: c.Hold, now: clockOrNow(c.Now), tab: newTable[backoffState](c.MaxKeys)}
+	return &Backoff{free: max(c.Free, 0), base: c.Base, max: c.Max, forget: c.Forget, hold: c.Hold, now: clockOrNow(c.Now), tab: newTable[backoffState](c.MaxKeys)}
 }
 
-// Delay is the wait after n consecutive failures (n >= 1).
+// Delay is the wait after n consecutive failures (n >= 1): none for the
+// first Free, then Base, doubling.
 func (b *Backoff) Delay(n int) time.Duration {
+	n -= b.free
+	if n < 1 {
+		return 0
+	}
 	d := b.base
 	for i := 1; i < n && d < b.max; i++ {
 		d *= 2

@@ -17,8 +17,9 @@ type GuardConfig struct {
 	// ClientFailEvery. A client that guesses many accounts is blocked.
 	ClientFailBurst int
 	ClientFailEvery time.Duration
-	// Back-off per (account, client): PairBase after the first failure,
-	// doubling up to PairMax.
+	// Back-off per (account, client): PairFree failures (a typo or two)
+	// cost nothing, then PairBase, doubling up to PairMax.
+	PairFree          int
 	PairBase, PairMax time.Duration
 	// Failures per account across all clients: AccountFailBurst, then one
 	// every AccountFailEvery. Higher than one pair's, so that an account
@@ -40,7 +41,7 @@ type GuardConfig struct {
 var LoginDefaults = GuardConfig{
 	ClientBurst: 60, ClientEvery: time.Second, // 3,600 attempts an hour from one NAT
 	ClientFailBurst: 30, ClientFailEvery: 20 * time.Second, // 180 failures an hour
-	PairBase: time.Second, PairMax: 5 * time.Minute,
+	PairFree: 3, PairBase: time.Second, PairMax: 5 * time.Minute,
 	AccountFailBurst: 20, AccountFailEvery: 3 * time.Minute, // 20 an hour across all clients
 	KnownFor: 30 * 24 * time.Hour,
 	MaxKeys:  DefaultMaxKeys,
@@ -77,6 +78,10 @@ func NewGuard(c GuardConfig) *Guard {
 	pickD(&c.ClientEvery, d.ClientEvery)
 	pick(&c.ClientFailBurst, d.ClientFailBurst)
 	pickD(&c.ClientFailEvery, d.ClientFailEvery)
+	if c.PairFree == 0 {
+		c.PairFree = d.PairFree
+	}
+	c.PairFree = max(c.PairFree, 0) // negative: no free failures
 	pickD(&c.PairBase, d.PairBase)
 	pickD(&c.PairMax, d.PairMax)
 	pick(&c.AccountFailBurst, d.AccountFailBurst)
@@ -89,7 +94,7 @@ func NewGuard(c GuardConfig) *Guard {
 		now:            clockOrNow(c.Now),
 		clientAttempts: NewRate(RateConfig{Burst: c.ClientBurst, Every: c.ClientEvery, MaxKeys: c.MaxKeys, Now: c.Now}),
 		clientFailures: NewRate(RateConfig{Burst: c.ClientFailBurst, Every: c.ClientFailEvery, MaxKeys: c.MaxKeys, Now: c.Now}),
-		pair:           NewBackoff(BackoffConfig{Base: c.PairBase, Max: c.PairMax, MaxKeys: c.MaxKeys, Now: c.Now}),
+		pair:           NewBackoff(BackoffConfig{Free: c.PairFree, Base: c.PairBase, Max: c.PairMax, MaxKeys: c.MaxKeys, Now: c.Now}),
 		account:        NewRate(RateConfig{Burst: c.AccountFailBurst, Every: c.AccountFailEvery, MaxKeys: c.MaxKeys, Now: c.Now}),
 	}
 }

@@ -25,7 +25,7 @@ func attempt(g *Guard, client netip.Addr, account string, ok bool) Decision {
 
 func TestGuardClientGuessingManyAccountsIsSlowedThenBlocked(t *testing.T) {
 	clk := newClock()
-	g := NewGuard(GuardConfig{
+	g := NewGuard(GuardConfig{PairFree: -1,
 		ClientBurst: 5, ClientEvery: 2 * time.Second,
 		ClientFailBurst: 10, ClientFailEvery: time.Minute,
 		AccountFailBurst: 5, AccountFailEvery: time.Minute,
@@ -61,7 +61,7 @@ func TestGuardClientGuessingManyAccountsIsSlowedThenBlocked(t *testing.T) {
 
 func TestGuardAccountUnderAttackFromManyClients(t *testing.T) {
 	clk := newClock()
-	cfg := GuardConfig{
+	cfg := GuardConfig{PairFree: -1,
 		ClientBurst: 100, ClientEvery: time.Second,
 		ClientFailBurst: 100, ClientFailEvery: time.Second,
 		PairBase: time.Second, PairMax: time.Minute,
@@ -99,7 +99,7 @@ func TestGuardAccountUnderAttackFromManyClients(t *testing.T) {
 
 func TestGuardPairBackoffAndParallelGuesses(t *testing.T) {
 	clk := newClock()
-	g := NewGuard(GuardConfig{ClientBurst: 3, ClientEvery: time.Minute, PairBase: time.Second, PairMax: 4 * time.Second, Now: clk.Now})
+	g := NewGuard(GuardConfig{PairFree: -1, ClientBurst: 3, ClientEvery: time.Minute, PairBase: time.Second, PairMax: 4 * time.Second, Now: clk.Now})
 	c := addr("192.0.2.1")
 	// Two requests in parallel for one account: the second waits.
 	want(t, "first in flight", g.Allow(c, "A"), 0)
@@ -138,5 +138,26 @@ func TestGuardParallelBurstAdmitsOneGuessPerPair(t *testing.T) {
 	}
 	if admitted != 1 {
 		t.Fatalf("%d of 100 parallel guesses at one account admitted, want 1", admitted)
+	}
+}
+
+// TestGuardForgivesATypo: the first failures of a pair (PairFree) cost no
+// wait, the next one does.
+func TestGuardForgivesATypo(t *testing.T) {
+	clk := newClock()
+	g := NewGuard(GuardConfig{PairFree: 2, PairBase: time.Second, Now: clk.Now})
+	c := netip.MustParseAddr("10.0.0.9")
+	for i := 0; i < 2; i++ {
+		if d := g.Allow(c, "a"); !d.Allowed {
+			t.Fatalf("attempt %d refused: %+v", i, d)
+		}
+		g.Failed(c, "a")
+	}
+	if d := g.Allow(c, "a"); !d.Allowed {
+		t.Fatalf("third attempt refused after two free failures: %+v", d)
+	}
+	g.Failed(c, "a")
+	if d := g.Allow(c, "a"); d.Allowed || d.RetryAfter != time.Second {
+		t.Fatalf("after the third failure: %+v, want a 1 s wait", d)
 	}
 }

@@ -123,6 +123,7 @@ func loginAndChange(t *testing.T, ctx context.Context, base, no, prefix string) 
 	}
 	do(t, ctx, "change password",
 		chromedp.SendKeys(chromedp.CSS("#old_password"), "111111"),
+		chromedp.SendKeys(chromedp.CSS("#id_card_last6"), idLast6(no)),
 		chromedp.SendKeys(chromedp.CSS("#new_password"), newPassword),
 		chromedp.SendKeys(chromedp.CSS("#confirm_password"), newPassword),
 		chromedp.Click(chromedp.CSS(`form[action$="/password"] button[type=submit]`)),

@@ -158,7 +158,7 @@ func (c *client) ready(no string) page {
 		c.t.Fatalf("first login landed on %s, want the password page", p.URL)
 	}
 	p = c.post("/s/"+school+"/password", url.Values{"csrf": {csrf(c.t, p.Body)}, "old_password": {"111111"},
-		"new_password": {newPassword}, "confirm_password": {newPassword}})
+		"id_card_last6": {idLast6(no)}, "new_password": {newPassword}, "confirm_password": {newPassword}})
 	if !strings.Contains(p.URL, "/fees") || p.Status != 200 {
 		c.t.Fatalf("after password change: %d %s\n%.1500s", p.Status, p.URL, p.Body)
 	}
@@ -178,4 +178,13 @@ func items(t *testing.T, body string) map[string]string {
 		t.Fatalf("no items on page:\n%.3000s", body)
 	}
 	return out
+}
+
+// idLast6 is the last 6 characters of a test student's ID number (boot's
+// roll), which the first password change asks for.
+func idLast6(no string) string {
+	var i int
+	fmt.Sscanf(no[len(no)-2:], "%d", &i)
+	id := idCard(fmt.Sprintf("500117200806144%02d", i))
+	return id[len(id)-6:]
 }

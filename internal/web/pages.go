@@ -2,6 +2,9 @@ package web
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -75,13 +78,26 @@ func (h *handler) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) newLoginPage(w http.ResponseWriter, r *http.Request, sc billing.School) loginPage {
-	token := cookieValue(r, loginCookie)
-	if len(token) < 32 {
-		token, _ = auth.NewToken()
-		setCookie(w, r, loginCookie, token, sc.Code, http.SameSiteStrictMode, 0)
+	nonce := cookieValue(r, loginCookie)
+	if len(nonce) < 32 {
+		nonce, _ = auth.NewToken()
+		setCookie(w, r, loginCookie, nonce, sc.Code, http.SameSiteStrictMode, 0)
 	}
-	return loginPage{layout: layout{Title: "学生登录", School: schoolOf(sc)}, LoginCSRF: token,
-		Next: r.URL.Query().Get("next"), PasswordHint: "初始密码为 " + sc.Policy.InitialPassword}
+	hint := "初始密码为 " + sc.Policy.InitialPassword
+	if sc.Policy.InitialPasswordRule == billing.InitialIDCardLast6 {
+		hint = "初始密码为身份证号后 6 位"
+	}
+	return loginPage{layout: layout{Title: "学生登录", School: schoolOf(sc)}, LoginCSRF: h.loginToken(nonce),
+		Next: r.URL.Query().Get("next"), PasswordHint: hint}
+}
+
+// loginToken is the login form's CSRF token for the nonce in its cookie:
+// an HMAC under the server's secret, so a cookie planted by another site
+// is useless without the token only this server can compute.
+func (h *handler) loginToken(nonce string) string {
+	m := hmac.New(sha256.New, h.Secret)
+	m.Write([]byte("login-csrf\x00" + nonce))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 func (h *handler) login(w http.ResponseWriter, r *http.Request) {
@@ -92,13 +108,14 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	cookie := cookieValue(r, loginCookie)
-	if cookie == "" || !auth.EqualConstantTime(r.PostFormValue("csrf"), cookie) {
+	nonce := cookieValue(r, loginCookie)
+	if len(nonce) < 32 || !auth.EqualConstantTime(r.PostFormValue("csrf"), h.loginToken(nonce)) {
 		h.renderError(w, r, http.StatusForbidden, "页面已过期，请刷新登录页面后重新登录", schoolPath(code, "login"))
 		return
 	}
 	no := strings.TrimSpace(r.PostFormValue("student_no"))
-	_, st, err := h.Auth.StudentLogin(r.Context(), code, no, r.PostFormValue("password"))
+	_, st, err := h.Auth.StudentLogin(r.Context(), auth.Credentials{SchoolCode: code, StudentNo: no,
+		Password: r.PostFormValue("password"), Client: h.client(r)})
 	if err == nil {
 		var token string
 		if token, _, err = h.Auth.NewSession(r.Context(), "web", st.ID); err == nil {
@@ -129,8 +146,9 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request, p auth.Principa
 
 type passwordPage struct {
 	layout
-	Must bool
-	Rule string
+	Must     bool
+	Rule     string
+	Identity string // auth.IdentityIDCard or auth.IdentityName, on the first change
 }
 
 func (h *handler) passwordPage(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -138,9 +156,10 @@ func (h *handler) passwordPage(w http.ResponseWriter, r *http.Request, p auth.Pr
 }
 
 func (h *handler) newPasswordPage(p auth.Principal) passwordPage {
-	pg := passwordPage{layout: layoutOf(p, "修改密码", "password"), Must: p.Student.MustChangePassword, Rule: auth.ErrWeakPassword.Error()}
+	pg := passwordPage{layout: layoutOf(p, "修改密码", "password"), Must: p.Student.MustChangePassword, Rule: auth.PasswordRule()}
 	if pg.Must {
-		pg.Notice = "首次登录请先修改初始密码，修改后才能查看和缴纳费用"
+		pg.Notice = "首次登录请先修改初始密码，修改后才能查看和缴纳费用。为确认是您本人，请同时填写下面的身份信息。"
+		pg.Identity = p.IdentityField()
 	}
 	return pg
 }
@@ -151,13 +170,14 @@ func (h *handler) changePassword(w http.ResponseWriter, r *http.Request, p auth.
 	if pw != again {
 		err = apperr.New(apperr.Invalid, "password_mismatch", "两次输入的新密码不一致")
 	} else {
-		err = h.Auth.ChangePassword(r.Context(), p, old, pw)
+		err = h.Auth.ChangePassword(r.Context(), p, auth.PasswordChange{Old: old, New: pw, Client: h.client(r),
+			IDCardLast6: r.PostFormValue("id_card_last6"), Name: r.PostFormValue("name")})
 	}
 	if err != nil {
 		status, v := h.viewOf(r, err)
 		pg := h.newPasswordPage(p)
-		if v.Hint == "" && apperr.CodeOf(err) != "weak_password" {
-			v.Hint = "新密码规则：" + pg.Rule
+		if v.Hint == "" && apperr.CodeOf(err) != auth.CodeWeakPassword && apperr.CodeOf(err) != auth.CodeIdentityMismatch {
+			v.Hint = pg.Rule
 		}
 		pg.Error = &v
 		h.render(w, status, "password", pg)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"campuspay/internal/apperr"
 	"campuspay/internal/auth"
 	"campuspay/internal/billing"
+	"campuspay/internal/throttle"
 )
 
 // Cookie names. Both are scoped to one school's path.
@@ -96,6 +98,10 @@ func safeNext(next, school string) string {
 	}
 	return schoolPath(school, "fees")
 }
+
+// client is the address a request comes from, for throttles (behind a
+// trusted proxy, the one it names).
+func (h *handler) client(r *http.Request) netip.Addr { return throttle.ClientIP(r, h.TrustedProxies) }
 
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

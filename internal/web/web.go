@@ -7,6 +7,7 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
@@ -14,6 +15,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -26,10 +28,10 @@ import (
 
 // Auth is what the portal needs of logins and sessions.
 type Auth interface {
-	StudentLogin(ctx context.Context, schoolCode, studentNo, password string) (billing.School, billing.Student, error)
+	StudentLogin(ctx context.Context, c auth.Credentials) (billing.School, billing.Student, error)
 	NewSession(ctx context.Context, kind string, studentID int64) (token, csrf string, err error)
 	Authenticate(ctx context.Context, kind, token string) (auth.Principal, error)
-	ChangePassword(ctx context.Context, p auth.Principal, old, pw string) error
+	ChangePassword(ctx context.Context, p auth.Principal, c auth.PasswordChange) error
 	Logout(ctx context.Context, p auth.Principal) error
 }
 
@@ -71,8 +73,13 @@ type Deps struct {
 	PayerPage func(codeURL string) string
 	// Sandbox says the sandbox is on, for the home page's link to it.
 	Sandbox bool
-	Log     *slog.Logger
-	Now     func() time.Time
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (throttles count per client address).
+	TrustedProxies []netip.Prefix
+	// Secret keys the login form's CSRF token; random when empty.
+	Secret []byte
+	Log    *slog.Logger
+	Now    func() time.Time
 }
 
 //go:embed templates/*.html assets/*
@@ -123,6 +130,12 @@ func NewHandler(d Deps) http.Handler {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	if len(d.Secret) == 0 {
+		d.Secret = make([]byte, 32)
+		if _, err := rand.Read(d.Secret); err != nil {
+			panic(err)
+		}
+	}
 	h := &handler{Deps: d, pages: loadPages(), codes: &codeCache{m: map[string]string{}}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.home)
@@ -145,7 +158,17 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, http.StatusNotFound, "页面不存在", "")
 	})
-	return securityHeaders(mux)
+	// The first line against cross-site requests: a browser's
+	// cross-origin POST is refused before any handler runs, except the
+	// channel return, which the gateway posts from its own site (its
+	// signed fields are verified instead). Tokens bound to the session
+	// (or, for the login form, keyed by the server) are the second.
+	cop := http.NewCrossOriginProtection()
+	cop.AddInsecureBypassPattern("POST /s/{school}/return/{channel}")
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.renderError(w, r, http.StatusForbidden, "请求来源不明，请回到缴费页面重新操作", "")
+	}))
+	return securityHeaders(cop.Handler(mux))
 }
 
 // securityHeaders sets the headers every portal response carries; a page
@@ -157,6 +180,9 @@ func securityHeaders(next http.Handler) http.Handler {
 		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Content-Security-Policy", cspBase)
+		if secure(r) {
+			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -25,18 +25,6 @@ FROM students WHERE id = ?1;
 -- name: students_count
 SELECT COUNT(*) FROM students WHERE school_id = ?1;
 
--- name: login_state_lock
-SELECT failed_logins, locked_until, login_attempt_at FROM students WHERE id = ?1;
-
--- name: login_begin
-UPDATE students SET failed_logins = failed_logins + 1, login_attempt_at = ?1 WHERE id = ?2;
-
--- name: login_lock
-UPDATE students SET failed_logins = 0, locked_until = ?1 WHERE id = ?2;
-
--- name: login_clear
-UPDATE students SET failed_logins = 0, locked_until = 0 WHERE id = ?1;
-
 -- name: student_set_password
 UPDATE students SET password_hash = ?1, must_change_password = FALSE, updated_at = ?2 WHERE id = ?3;
 
