@@ -182,4 +182,3 @@ func TestSessions(t *testing.T) {
 		})
 	})
 }
-
