@@ -316,7 +316,7 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	sb := sandbox.New(k, sandbox.Options{Log: log, TimeScale: *scale})
 	defer sb.Close()
-	srv := newHTTPServer(sb.Handler(), log)
+	srv := newHTTPServer(sb.Handler(), log, Timeouts{})
 	srv.Addr = *addr
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()

@@ -56,6 +56,32 @@ type Config struct {
 	MetricsToken string
 	MetricsAddr  string
 	Pprof        bool
+	// Timeouts of the HTTP listeners; zero fields take DefaultTimeouts.
+	Timeouts Timeouts
+}
+
+// Timeouts bound how long a client may hold a connection.
+type Timeouts struct {
+	ReadHeader time.Duration // the request's headers
+	Read       time.Duration // the whole request, body included
+	Write      time.Duration // the whole answer
+	Idle       time.Duration // a keep-alive connection between requests
+}
+
+// DefaultTimeouts: headers within 5 s, a whole request within 30 s (the
+// largest body is an import file; notification and form bodies are
+// small), an answer within 60 s (exports stream longer by setting their
+// own deadline), an idle keep-alive connection for 30 s.
+var DefaultTimeouts = Timeouts{ReadHeader: 5 * time.Second, Read: 30 * time.Second, Write: 60 * time.Second, Idle: 30 * time.Second}
+
+func (t Timeouts) orDefault() Timeouts {
+	d := DefaultTimeouts
+	for _, f := range []struct{ v, def *time.Duration }{{&t.ReadHeader, &d.ReadHeader}, {&t.Read, &d.Read}, {&t.Write, &d.Write}, {&t.Idle, &d.Idle}} {
+		if *f.v <= 0 {
+			*f.v = *f.def
+		}
+	}
+	return t
 }
 
 // Server is a running campuspay.
@@ -129,7 +155,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Worker = worker.New(st, s.Payments.Handlers(), wcfg, log, st.Now)
 	s.Handler = s.routes()
-	s.http = newHTTPServer(s.Handler, log)
+	s.http = newHTTPServer(s.Handler, log, cfg.Timeouts)
 	if cfg.MetricsAddr != "" {
 		mln, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err != nil {
@@ -137,7 +163,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.MetricsURL = "http://" + publicHost(mln.Addr().String())
-		s.metrics = newHTTPServer(s.metricsHandler(), log)
+		s.metrics = newHTTPServer(s.metricsHandler(), log, cfg.Timeouts)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -165,14 +191,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// newHTTPServer sets every timeout: a slow client is dropped, not kept.
-// Headers must come within 5 s, a whole request within 30 s (the largest
-// body is an import file; the notification and form bodies are small),
-// an answer must be written within 60 s (exports stream longer, setting
-// their own deadline), and an idle keep-alive connection lasts 30 s.
-func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 32 << 10,
+// newHTTPServer sets every timeout (see Timeouts): a slow client is
+// dropped, not kept.
+func newHTTPServer(h http.Handler, log *slog.Logger, t Timeouts) *http.Server {
+	t = t.orDefault()
+	return &http.Server{Handler: h, ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read,
+		WriteTimeout: t.Write, IdleTimeout: t.Idle, MaxHeaderBytes: 32 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 }
 

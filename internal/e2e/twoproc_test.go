@@ -99,7 +99,7 @@ func TestTwoServersOnePostgres(t *testing.T) {
 		}
 	}
 	t.Logf("expiries seen %v after the payments settled", time.Since(t0).Round(time.Second))
-	time.Sleep(time.Second) // let any straggling job of either worker run
+	waitJobsIdle(t, st) // no job of either worker due or running any more
 	for _, o := range orders {
 		want := payment.StatusPaid
 		if o.expires {
@@ -137,4 +137,26 @@ func TestTwoServersOnePostgres(t *testing.T) {
 		t.Errorf("only %d worker(s) ran jobs; both processes should have", len(workers))
 	}
 	journalVerifyCLI(t, dsn)
+}
+
+// waitJobsIdle waits until no job is due now or leased: every job either
+// done, dead, or waiting for a later time. Any straggler of either worker
+// has then run.
+func waitJobsIdle(t *testing.T, st *store.Store) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var busy int
+		now := st.Now().UnixMilli() // the workers' clock
+		if err := st.DB().QueryRow(`SELECT COUNT(*) FROM jobs WHERE done_at = 0 AND dead_at = 0 AND (run_at <= $1 OR locked_until > $1)`, now).Scan(&busy); err != nil {
+			t.Fatal(err)
+		}
+		if busy == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d jobs still due or running", busy)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

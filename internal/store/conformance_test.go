@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"campuspay/internal/apperr"
 	"campuspay/internal/billing"
@@ -146,10 +147,14 @@ func TestImportStudents(t *testing.T) {
 			}
 		}},
 		{"a_re-import_of_the_same_roll_is_all_unchanged_and_changes_nothing", func(t *testing.T, s *store.Store, id int64) {
+			_, move := storetest.FixedClock(s, time.Now())
 			importRoll(t, s, id, roll)
 			before := students(t, s, id)
 			var updated int64
-			s.DB().QueryRowContext(ctx, `SELECT SUM(updated_at) FROM students`).Scan(&updated)
+			if err := s.DB().QueryRowContext(ctx, `SELECT SUM(updated_at) FROM students`).Scan(&updated); err != nil {
+				t.Fatal(err)
+			}
+			move(time.Minute) // a change now would carry another time
 			again := make([]billing.StudentInput, len(roll))
 			for i, r := range roll {
 				r.Line = 100 + i // line numbers are not data
@@ -163,7 +168,9 @@ func TestImportStudents(t *testing.T) {
 				t.Errorf("students changed:\n%+v\n%+v", before, after)
 			}
 			var updated2 int64
-			s.DB().QueryRowContext(ctx, `SELECT SUM(updated_at) FROM students`).Scan(&updated2)
+			if err := s.DB().QueryRowContext(ctx, `SELECT SUM(updated_at) FROM students`).Scan(&updated2); err != nil {
+				t.Fatal(err)
+			}
 			if updated2 != updated {
 				t.Errorf("updated_at moved on an identical import")
 			}

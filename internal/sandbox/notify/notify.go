@@ -186,6 +186,10 @@ func (n *Notifier) deliver(channel, orderNo, url string, attempt int, dup bool, 
 	return rec.ResponseStatus
 }
 
+// Wait blocks until every notification sent so far has been delivered,
+// given up or dropped (a test's synchronisation point).
+func (n *Notifier) Wait() { n.wg.Wait() }
+
 // Close stops pending retries and waits for deliveries in flight.
 func (n *Notifier) Close() {
 	n.mu.Lock()

@@ -297,7 +297,7 @@ func TestPayNotifiesWithEncryptedTransaction(t *testing.T) {
 	if _, err := f.srv.Pay(context.Background(), CodeURLPrefix+"nope"); !errors.Is(err, ErrUnknownCodeURL) {
 		t.Fatalf("unknown code: %v", err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	f.notifier.Wait() // every notification Pay started has run its course
 	if len(got) != 0 || len(f.notifier.Records()) != 1 {
 		t.Fatal("second notification sent")
 	}
