@@ -73,6 +73,11 @@ type Capabilities struct {
 	LateGrace time.Duration
 	// Statement: the channel serves a daily statement for reconciliation.
 	Statement bool
+	// PrepareOffline: Prepare calls nothing (it signs a form the payer's
+	// browser takes to the channel), so it cannot have told the channel
+	// anything: the order is recorded as paying when it is made, in one
+	// transaction, instead of being marked paying after Prepare.
+	PrepareOffline bool
 }
 
 // ErrBadNotification marks a notification that failed verification.

@@ -133,7 +133,7 @@ func newKit(t *testing.T, s *store.Store) *kit {
 	t.Helper()
 	school, students := storetest.Seed(t, s)
 	k := &kit{t: t, s: s, school: school, students: students,
-		debit:  &testChannel{name: debitPay, merID: "DEBIT001", caps: payment.Capabilities{DebitOnly: true, LateGrace: 12 * time.Minute}},
+		debit:  &testChannel{name: debitPay, merID: "DEBIT001", caps: payment.Capabilities{DebitOnly: true, LateGrace: 12 * time.Minute, PrepareOffline: true}},
 		closer: &testChannel{name: closePay, merID: "CLOSE001", caps: payment.Capabilities{Close: true}}}
 	k.debit.query = payment.Result{Status: payment.TxnPending}
 	k.closer.query = payment.Result{Status: payment.TxnPending}

@@ -251,6 +251,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Checkout, erro
 	if err := s.throttleOrders(req.Student.ID); err != nil {
 		return Checkout{}, err
 	}
+	offline := ch.Capabilities().PrepareOffline
 	var o Order
 	err = s.store.Update(ctx, func(tx Tx) error {
 		lines, holds, err := tx.LockStudent(ctx, req.Student.ID)
@@ -269,19 +270,24 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Checkout, erro
 		o = Order{OrderNo: NewOrderNo(now), SchoolID: req.Student.SchoolID, StudentID: req.Student.ID, Channel: req.Channel,
 			Amount: d.Amount, Status: StatusCreated, Mobile: req.Device == Phone, CreatedAt: now,
 			ExpiresAt: now.Add(req.School.Policy.LockDuration())}
+		if offline {
+			o.Status = StatusPaying
+		}
 		for _, l := range d.Lines {
 			o.Lines = append(o.Lines, OrderLine{LineID: l.ID, ProjectName: l.ProjectName, ItemName: l.ItemName, Amount: l.Unpaid()})
 		}
 		if err := tx.InsertOrder(ctx, &o, req.Idempotency); err != nil {
 			return err
 		}
-		tx.Enqueue(JobExpire, o.OrderNo, o.ExpiresAt)
-		tx.Enqueue(JobQuery, o.OrderNo, now.Add(s.cfg.FirstQuery))
+		tx.EnqueueAll([]ScheduledJob{{JobExpire, o.OrderNo, o.ExpiresAt}, {JobQuery, o.OrderNo, now.Add(s.cfg.FirstQuery)}})
 		return nil
 	})
-	if errors.Is(err, ErrIdempotencyRace) {
-		if co, ok, err := s.replay(ctx, req, req.Idempotency); ok || err != nil {
-			return co, err
+	if err != nil && req.Idempotency != nil {
+		// A concurrent retry with the same key may have made the order
+		// meanwhile (its lines are then held, or its key taken): answer
+		// with that order.
+		if co, ok, rerr := s.replay(ctx, req, req.Idempotency); ok || rerr != nil {
+			return co, rerr
 		}
 	}
 	if err != nil {
@@ -297,10 +303,12 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Checkout, erro
 		return Checkout{}, apperr.New(apperr.BadGateway, CodeChannelUnavailable, "支付渠道暂时不可用，请稍后再试").Wrap(err)
 	}
 	// The channel now knows the order: record it even if the client has gone.
-	if err := s.markPaying(context.WithoutCancel(ctx), o.OrderNo); err != nil {
-		return Checkout{}, err
+	if !offline {
+		if err := s.markPaying(context.WithoutCancel(ctx), o.OrderNo); err != nil {
+			return Checkout{}, err
+		}
+		o.Status = StatusPaying
 	}
-	o.Status = StatusPaying
 	return Checkout{Order: o, Pay: pay}, nil
 }
 

@@ -47,22 +47,22 @@ func TestNotifications(t *testing.T) {
 		})
 		t.Run("an_order_still_created_when_the_money_arrives_is_paid_not_lost", func(t *testing.T) {
 			var orderNo string
-			k.debit.set(func(c *testChannel) {
+			k.closer.set(func(c *testChannel) {
 				c.onPrepare = func(req payment.PayRequest) {
 					orderNo = req.OrderNo
 					if got := k.stored(req.OrderNo); got.Status != payment.StatusCreated {
 						t.Errorf("order %s while preparing", got.Status)
 					}
-					n, err := k.notify(k.debit, k.success(k.stored(req.OrderNo)), k.debit.merID)
+					n, err := k.notify(k.closer, k.success(k.stored(req.OrderNo)), k.closer.merID)
 					if err != nil || n.Outcome.Disposition != payment.Apply {
 						t.Errorf("notified %+v %v", n, err)
 					}
 				}
 			})
-			if _, err := k.create(1, debitPay, fees...); err != nil {
+			if _, err := k.create(1, closePay, fees...); err != nil {
 				t.Fatal(err)
 			}
-			k.debit.set(func(c *testChannel) { c.onPrepare = nil })
+			k.closer.set(func(c *testChannel) { c.onPrepare = nil })
 			if got := k.stored(orderNo); got.Status != payment.StatusPaid {
 				t.Fatalf("order %s, want paid", got.Status)
 			}

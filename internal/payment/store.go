@@ -53,8 +53,9 @@ type Tx interface {
 	// SuspenseSeen reports whether a channel transaction is in suspense.
 	SuspenseSeen(ctx context.Context, channel, txnID string) (bool, error)
 
-	// InsertOrder writes a new order with its lines and holds and sets
-	// o.ID; idemKey, when set, remembers which request made it.
+	// InsertOrder writes a new order with its lines, holds and first
+	// events (created, and created → paying when o.Status is paying) and
+	// sets o.ID; idemKey, when set, remembers which request made it.
 	InsertOrder(ctx context.Context, o *Order, idem *IdempotencyKey) error
 	// SetStatus moves an order from o.Status to to (guarded: it must still
 	// be o.Status), records the event with its cause, and sets ch's fields.
@@ -82,8 +83,16 @@ type Tx interface {
 	// Enqueue schedules background work; the same (kind, ref) is one job,
 	// rescheduled and revived rather than duplicated.
 	Enqueue(kind, ref string, at time.Time)
+	// EnqueueAll is Enqueue of several jobs at once.
+	EnqueueAll(jobs []ScheduledJob)
 	// FinishJobs marks the order's jobs of these kinds done.
 	FinishJobs(ref string, kinds ...string)
+}
+
+// ScheduledJob is background work to do at a time.
+type ScheduledJob struct {
+	Kind, Ref string
+	At        time.Time
 }
 
 // PaymentKey names a channel transaction reported for an order.

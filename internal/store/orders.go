@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"sort"
 	"time"
@@ -24,7 +25,7 @@ var (
 func (s *Store) Update(ctx context.Context, fn func(payment.Tx) error) error {
 	err := s.InTx(ctx, func(t *Tx) error { return fn(t) })
 	switch {
-	case s.failedIn(err, "hold_insert", failUnique):
+	case s.failedIn(err, "holds_insert", failUnique):
 		return apperr.New(apperr.Conflict, billing.CodeItemsLocked, billing.ItemsLockedMessage).Wrap(err)
 	case s.failedIn(err, "idem_insert", failUnique):
 		return payment.ErrIdempotencyRace
@@ -53,29 +54,42 @@ func scanOrderLine(r rows) (payment.OrderLine, error) {
 	return l, err
 }
 
-// orderWithLines reads an order (locked when lock) and its lines.
+// orderWithLines reads an order (locked when lock) and its lines, in one
+// query: every order has at least one line.
 func (t *Tx) orderWithLines(ctx context.Context, orderNo string, lock bool) (payment.Order, error) {
-	name := "order_by_no"
+	name := "order_with_lines"
 	if lock {
-		name = "order_by_no_lock"
+		name = "order_with_lines_lock"
 	}
 	r, err := t.read(ctx, name, orderNo)
 	if err != nil {
 		return payment.Order{}, err
 	}
+	return scanOrderWithLines(r)
+}
+
+// scanOrderWithLines reads order_with_lines' rows into one order.
+func scanOrderWithLines(r rows) (payment.Order, error) {
 	var o payment.Order
-	if err := scanOne(orderScanner{r, &o}, nil...); err != nil {
-		return o, notFound(err)
-	}
-	r, err = t.read(ctx, "order_lines_of", o.ID)
-	if err != nil {
-		return o, err
-	}
-	err = each(r, func(r rows) error {
-		l, err := scanOrderLine(r)
+	n := 0
+	err := each(r, func(r rows) error {
+		var l payment.OrderLine
+		var a int64
+		row, err := scanOrder(r, &l.LineID, &l.ProjectName, &l.ItemName, &a)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			o = row
+		}
+		n++
+		l.Amount = money.Fen(a)
 		o.Lines = append(o.Lines, l)
-		return err
+		return nil
 	})
+	if err == nil && n == 0 {
+		err = notFound(sql.ErrNoRows)
+	}
 	return o, err
 }
 
@@ -158,12 +172,28 @@ func (t *Tx) InsertOrder(ctx context.Context, o *payment.Order, idem *payment.Id
 	if err != nil {
 		return err
 	}
-	t.writes++
-	for _, l := range o.Lines {
-		t.write("order_line_insert", 1, o.ID, l.LineID, int64(l.Amount))
-		t.write("hold_insert", 1, l.LineID, o.ID, ms(o.ExpiresAt))
+	type lineJSON struct {
+		Line   int64 `json:"line_id"`
+		Amount int64 `json:"amount"`
 	}
-	t.write("order_event_insert", 1, o.ID, "", string(o.Status), "student selected items", ms(t.now))
+	lines := make([]lineJSON, len(o.Lines))
+	for i, l := range o.Lines {
+		lines[i] = lineJSON{l.LineID, int64(l.Amount)}
+	}
+	lj, _ := json.Marshal(lines)
+	t.write("order_lines_insert", int64(len(lines)), o.ID, string(lj))
+	t.write("holds_insert", int64(len(lines)), o.ID, string(lj), ms(o.ExpiresAt))
+	type eventJSON struct {
+		From  string `json:"from"`
+		To    string `json:"to"`
+		Cause string `json:"cause"`
+	}
+	events := []eventJSON{{"", string(payment.StatusCreated), "student selected items"}}
+	if o.Status != payment.StatusCreated {
+		events = append(events, eventJSON{string(payment.StatusCreated), string(o.Status), "the channel's request made offline"})
+	}
+	ej, _ := json.Marshal(events)
+	t.write("order_events_insert", int64(len(events)), o.ID, string(ej), ms(t.now))
 	if idem != nil {
 		t.write("idem_insert", 1, idem.StudentID, idem.Key, idem.RequestHash, o.ID, ms(t.now))
 	}
@@ -285,6 +315,21 @@ func (t *Tx) Enqueue(kind, ref string, at time.Time) {
 	t.write("job_enqueue", anyRows, kind, ref, ms(at), ms(t.now))
 }
 
+// EnqueueAll schedules several jobs in one statement.
+func (t *Tx) EnqueueAll(jobs []payment.ScheduledJob) {
+	type jobJSON struct {
+		Kind string `json:"kind"`
+		Ref  string `json:"ref"`
+		At   int64  `json:"at"`
+	}
+	js := make([]jobJSON, len(jobs))
+	for i, j := range jobs {
+		js[i] = jobJSON{j.Kind, j.Ref, ms(j.At)}
+	}
+	b, _ := json.Marshal(js)
+	t.write("jobs_enqueue", anyRows, string(b), ms(t.now))
+}
+
 // FinishJobs marks the ref's jobs of these kinds done.
 func (t *Tx) FinishJobs(ref string, kinds ...string) {
 	for i := 0; i < len(kinds); i += 2 {
@@ -296,25 +341,13 @@ func (t *Tx) FinishJobs(ref string, kinds ...string) {
 	}
 }
 
-// Order loads an order with its lines.
+// Order loads an order with its lines, in one query.
 func (s *Store) Order(ctx context.Context, orderNo string) (payment.Order, error) {
-	var o payment.Order
-	r, err := s.read(ctx, "order_by_no", orderNo)
+	r, err := s.read(ctx, "order_with_lines", orderNo)
 	if err != nil {
-		return o, err
+		return payment.Order{}, err
 	}
-	if err := scanOne(orderScanner{r, &o}); err != nil {
-		return o, s.translate(notFound(err))
-	}
-	r, err = s.read(ctx, "order_lines_of", o.ID)
-	if err != nil {
-		return o, err
-	}
-	err = each(r, func(r rows) error {
-		l, err := scanOrderLine(r)
-		o.Lines = append(o.Lines, l)
-		return err
-	})
+	o, err := scanOrderWithLines(r)
 	return o, s.translate(err)
 }
 

@@ -132,9 +132,10 @@ func (a *Adapter) Info() payment.ChannelInfo {
 }
 
 // Capabilities: no close call (payTimeout bounds the order), debit cards
-// only (R1, checked on every success), a daily settlement file.
+// only (R1, checked on every success), a daily settlement file, and a
+// front request signed here without calling the gateway.
 func (a *Adapter) Capabilities() payment.Capabilities {
-	return payment.Capabilities{Close: false, DebitOnly: true, LateGrace: LateGrace, Statement: true}
+	return payment.Capabilities{Close: false, DebitOnly: true, LateGrace: LateGrace, Statement: true, PrepareOffline: true}
 }
 
 // Route is the merId: notifications are routed by the merId they carry.

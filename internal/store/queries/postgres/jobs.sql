@@ -5,6 +5,12 @@
 INSERT INTO jobs (kind, ref, run_at, created_at) VALUES ($1, $2, $3, $4)
 ON CONFLICT (kind, ref) DO UPDATE SET run_at = excluded.run_at, done_at = 0, dead_at = 0, attempts = 0, last_error = '';
 
+-- name: jobs_enqueue
+-- Several jobs in one statement ($1: JSON [{"kind","ref","at"}]).
+INSERT INTO jobs (kind, ref, run_at, created_at)
+SELECT x.kind, x.ref, x.at, $2 FROM jsonb_to_recordset($1::jsonb) AS x(kind TEXT, ref TEXT, at BIGINT)
+ON CONFLICT (kind, ref) DO UPDATE SET run_at = excluded.run_at, done_at = 0, dead_at = 0, attempts = 0, last_error = '';
+
 -- name: jobs_finish
 UPDATE jobs SET done_at = $1, locked_until = 0 WHERE ref = $2 AND kind IN ($3, $4) AND done_at = 0;
 

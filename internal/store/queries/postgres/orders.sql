@@ -5,12 +5,22 @@
 INSERT INTO orders (order_no, school_id, student_id, channel, amount, status, mobile, created_at, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id;
 
--- name: order_line_insert
-INSERT INTO order_lines (order_id, line_id, amount) VALUES ($1, $2, $3);
+-- name: order_lines_insert
+-- All the order's lines in one statement ($2: JSON [{"line_id","amount"}]).
+INSERT INTO order_lines (order_id, line_id, amount)
+SELECT $1, x.line_id, x.amount FROM jsonb_to_recordset($2::jsonb) AS x(line_id BIGINT, amount BIGINT);
 
--- name: hold_insert
+-- name: holds_insert
 -- R9: the line's primary key makes a second hold impossible.
-INSERT INTO line_holds (line_id, order_id, until_at) VALUES ($1, $2, $3);
+INSERT INTO line_holds (line_id, order_id, until_at)
+SELECT x.line_id, $1, $3 FROM jsonb_to_recordset($2::jsonb) AS x(line_id BIGINT, amount BIGINT);
+
+-- name: order_events_insert
+-- Several events of one order in one statement ($2: JSON [{"from","to","cause"}]), in order.
+INSERT INTO order_events (order_id, from_status, to_status, cause, at)
+SELECT $1, x."from", x."to", x.cause, $3
+FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS ("from" TEXT, "to" TEXT, cause TEXT)) WITH ORDINALITY AS x("from", "to", cause, n)
+ORDER BY x.n;
 
 -- name: order_event_insert
 INSERT INTO order_events (order_id, from_status, to_status, cause, at) VALUES ($1, $2, $3, $4, $5);
@@ -24,6 +34,23 @@ FROM orders WHERE order_no = $1;
 SELECT id, order_no, school_id, student_id, channel, amount, status, mobile, created_at, expires_at, paid_at, closed_at,
     channel_txn_id, card_type, masked_card, failure_code, failure_message, refunded, failure_channel_code, failure_limit
 FROM orders WHERE order_no = $1 FOR UPDATE;
+
+-- name: order_with_lines
+-- An order and its lines in one query (a row per line).
+SELECT o.id, o.order_no, o.school_id, o.student_id, o.channel, o.amount, o.status, o.mobile, o.created_at, o.expires_at,
+    o.paid_at, o.closed_at, o.channel_txn_id, o.card_type, o.masked_card, o.failure_code, o.failure_message, o.refunded,
+    o.failure_channel_code, o.failure_limit, ol.line_id, p.name, i.name, ol.amount
+FROM orders o JOIN order_lines ol ON ol.order_id = o.id JOIN bill_lines l ON l.id = ol.line_id
+JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
+WHERE o.order_no = $1 ORDER BY p.id, i.id;
+
+-- name: order_with_lines_lock
+SELECT o.id, o.order_no, o.school_id, o.student_id, o.channel, o.amount, o.status, o.mobile, o.created_at, o.expires_at,
+    o.paid_at, o.closed_at, o.channel_txn_id, o.card_type, o.masked_card, o.failure_code, o.failure_message, o.refunded,
+    o.failure_channel_code, o.failure_limit, ol.line_id, p.name, i.name, ol.amount
+FROM orders o JOIN order_lines ol ON ol.order_id = o.id JOIN bill_lines l ON l.id = ol.line_id
+JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
+WHERE o.order_no = $1 ORDER BY p.id, i.id FOR UPDATE OF o;
 
 -- name: order_lines_of
 SELECT ol.line_id, p.name, i.name, ol.amount FROM order_lines ol
