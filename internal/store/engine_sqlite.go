@@ -20,6 +20,12 @@ import (
 type sqliteEngine struct {
 	sdb   *sql.DB
 	stats *Stats
+	// writer queues this process's write transactions in order. SQLite
+	// has one writer; without it a writer that finds the lock taken backs
+	// off in the busy handler's growing sleeps (1, 2, 5, 10, 20… ms)
+	// while the lock may already be free. Writers of other processes on
+	// the same file still meet the busy timeout.
+	writer sync.Mutex
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // by query text, prepared on the pool
@@ -154,8 +160,10 @@ type sqlRows struct{ *sql.Rows }
 func (r sqlRows) Close() { r.Rows.Close() }
 
 func (e *sqliteEngine) begin(ctx context.Context) (txConn, error) {
+	e.writer.Lock()
 	tx, err := e.sdb.BeginTx(ctx, nil)
 	if err != nil {
+		e.writer.Unlock()
 		return nil, err
 	}
 	e.stats.Transactions.Add(1)
@@ -246,6 +254,7 @@ func (t *sqliteTx) queue(name, q string, want int64, args ...any) {
 func (t *sqliteTx) flush(ctx context.Context) error { return t.err }
 
 func (t *sqliteTx) commit(ctx context.Context) error {
+	defer t.e.writer.Unlock()
 	if t.err != nil {
 		t.tx.Rollback()
 		return t.err
@@ -253,4 +262,7 @@ func (t *sqliteTx) commit(ctx context.Context) error {
 	return t.tx.Commit()
 }
 
-func (t *sqliteTx) rollback() { t.tx.Rollback() }
+func (t *sqliteTx) rollback() {
+	t.tx.Rollback()
+	t.e.writer.Unlock()
+}
