@@ -7,6 +7,9 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"campuspay/internal/billing"
 	"campuspay/internal/importer"
 	"campuspay/internal/store"
@@ -93,10 +96,15 @@ func createSchool(b *testing.B, st *store.Store) billing.School {
 	return sc
 }
 
-// rawInsert writes the same 100,000 lines with 500-row INSERTs in one
-// transaction and nothing else: no parsing, no lookups, no journal.
+// rawInsert writes the same 100,000 lines in one transaction and nothing
+// else (no parsing, no lookups, no journal) by the engine's fastest bulk
+// path: COPY on PostgreSQL, 500-row INSERTs on SQLite.
 func rawInsert(b *testing.B, st *store.Store, schoolID int64) {
 	ctx := context.Background()
+	if st.Dialect() == store.Postgres {
+		rawCopy(b, st, schoolID)
+		return
+	}
 	db := st.DB()
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -157,6 +165,59 @@ func rawInsert(b *testing.B, st *store.Store, schoolID int64) {
 	}
 	flush()
 	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// rawCopy is rawInsert on PostgreSQL: one COPY of every line.
+func rawCopy(b *testing.B, st *store.Store, schoolID int64) {
+	ctx := context.Background()
+	conn, err := st.DB().Conn(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		c := dc.(*stdlib.Conn).Conn()
+		tx, err := c.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
+		var pid int64
+		if err := tx.QueryRow(ctx, `INSERT INTO projects (school_id, name) VALUES ($1, '2026学年') RETURNING id`, schoolID).Scan(&pid); err != nil {
+			return err
+		}
+		itemIDs := make([]int64, benchItems)
+		for j := range itemIDs {
+			if err := tx.QueryRow(ctx, `INSERT INTO items (project_id, name) VALUES ($1, $2) RETURNING id`, pid, fmt.Sprint("item", j)).Scan(&itemIDs[j]); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, `SELECT id FROM students WHERE school_id = $1 ORDER BY id`, schoolID)
+		if err != nil {
+			return err
+		}
+		stu, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		lines := make([][]any, 0, len(stu)*benchItems)
+		for i, s := range stu {
+			for j, it := range itemIDs {
+				lines = append(lines, []any{s, it, int64(100 + j*1000 + i%7), j < 2, int64(1), int64(1)})
+			}
+		}
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"bill_lines"}, []string{"student_id", "item_id", "amount", "mandatory", "created_at", "updated_at"}, pgx.CopyFromRows(lines))
+		if err != nil {
+			return err
+		}
+		if n != int64(len(lines)) {
+			return fmt.Errorf("copied %d of %d", n, len(lines))
+		}
+		return tx.Commit(ctx)
+	})
+	if err != nil {
 		b.Fatal(err)
 	}
 }

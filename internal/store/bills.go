@@ -194,25 +194,50 @@ func (b *billImport) item(ctx context.Context, project, item string) (int64, err
 	return id, nil
 }
 
-// lineBatch is how many new lines one generated INSERT carries.
-const lineBatch = 500
+// lineBatch is how many new lines one generated INSERT carries; a COPY
+// carries copyBatch.
+const (
+	lineBatch = 500
+	copyBatch = 10000
+)
+
+var lineColumns = []string{"student_id", "item_id", "amount", "mandatory", "created_at", "updated_at"}
 
 func (b *billImport) queue(ctx context.Context, student, item int64, in billing.BillInput) error {
 	b.pending = append(b.pending, student, item, int64(in.Amount), in.Mandatory)
-	if len(b.pending) >= 4*lineBatch {
+	batch := lineBatch
+	if _, ok := b.tx.c.(bulkLoader); ok {
+		batch = copyBatch
+	}
+	if len(b.pending) >= 4*batch {
 		return b.flush(ctx)
 	}
 	return nil
 }
 
-// flush writes the queued new lines as one multi-row INSERT. Its text
-// depends on the number of rows only, so a full batch is prepared once
-// per import (per connection on SQLite; by pgx's cache on PostgreSQL).
+// flush writes the queued new lines: by COPY where the engine has it
+// (PostgreSQL), else as one multi-row INSERT whose text depends on the
+// number of rows only, so a full batch is prepared once per import.
 func (b *billImport) flush(ctx context.Context) error {
 	if len(b.pending) == 0 {
 		return nil
 	}
 	n := len(b.pending) / 4
+	if bl, ok := b.tx.c.(bulkLoader); ok {
+		now := ms(b.tx.now)
+		rows := make([][]any, 0, n)
+		for i := 0; i < len(b.pending); i += 4 {
+			p := b.pending[i : i+4 : i+4]
+			rows = append(rows, append(p, now, now))
+		}
+		b.tx.writes++
+		got, err := bl.copyRows(ctx, "bill_lines", lineColumns, rows)
+		b.pending = b.pending[:0]
+		if err == nil && got != int64(n) {
+			err = &errRowCount{Name: "copy bill_lines", Want: int64(n), Got: got}
+		}
+		return err
+	}
 	args := make([]any, 0, len(b.pending)+n*2)
 	now := ms(b.tx.now)
 	for i := 0; i < len(b.pending); i += 4 {

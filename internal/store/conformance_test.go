@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -368,6 +369,44 @@ func TestImportBills(t *testing.T) {
 				t.Fatalf("problems %+v, want one about the open order", probs)
 			}
 			sameSnap(t, x.s, before)
+		}},
+		{"a_file_of_several_bulk_batches_is_all_or_nothing", func(t *testing.T, x *seeded) {
+			// More new lines than one COPY (PostgreSQL) or one multi-row
+			// INSERT (SQLite) carries: the batches already sent must be
+			// undone when a later line is refused.
+			var rows []billing.BillInput
+			for i := 0; len(rows) <= 10_200; i++ {
+				for _, st := range storetest.SeedStudents {
+					rows = append(rows, billing.BillInput{Line: len(rows) + 2, StudentNo: st.StudentNo, Project: "杂费", Item: fmt.Sprintf("子项%04d", i), Amount: money.Fen(100 + i)})
+				}
+			}
+			bad := append(rows[:len(rows):len(rows)], billing.BillInput{Line: len(rows) + 2, StudentNo: "9999999", Project: "杂费", Item: "子项0000", Amount: 100})
+			before := snap(t, x.s)
+			_, probs := importBills(t, x, "big-bad", bad)
+			if len(probs) != 1 || probs[0].line != len(rows)+2 {
+				t.Fatalf("problems %+v, want one on the last line", probs)
+			}
+			sameSnap(t, x.s, before)
+			if n := count(t, x.s, "bill_lines"); n != nSeed {
+				t.Fatalf("%d lines after a refused file, want %d", n, nSeed)
+			}
+			st, probs := importBills(t, x, "big", rows)
+			if len(probs) > 0 || st.Created != len(rows) {
+				t.Fatalf("stats %+v, problems %v", st, probs)
+			}
+			if n := count(t, x.s, "bill_lines"); n != nSeed+len(rows) {
+				t.Errorf("%d lines, want %d", n, nSeed+len(rows))
+			}
+			var want money.Fen
+			for _, r := range rows {
+				if r.StudentNo == storetest.SeedStudents[0].StudentNo {
+					want += r.Amount
+				}
+			}
+			if got := receivable(t, x, 0); got != storetest.SeedTotal+want {
+				t.Errorf("receivable %v, want %v", got, storetest.SeedTotal+want)
+			}
+			journalOK(t, x.s)
 		}},
 		{"the_same_line_twice_in_one_file_keeps_the_journal_sound", func(t *testing.T, x *seeded) {
 			// The importer refuses such files; the store must still never

@@ -53,6 +53,15 @@ type txConn interface {
 	rollback()
 }
 
+// bulkLoader is a transaction that can load many new rows at once by a
+// bulk protocol (PostgreSQL's COPY). Engines without one insert the rows
+// with multi-row INSERTs instead (see Store.linesInsertSQL).
+type bulkLoader interface {
+	// copyRows sends the queued writes, then loads rows into table's
+	// columns and returns how many it loaded.
+	copyRows(ctx context.Context, table string, columns []string, rows [][]any) (int64, error)
+}
+
 // rows is what a query returns, on either engine.
 type rows interface {
 	Next() bool

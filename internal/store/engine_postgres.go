@@ -202,6 +202,21 @@ func (t *pgTx) flush(ctx context.Context) error {
 	return t.err
 }
 
+// copyRows loads rows with COPY … FROM STDIN (binary) inside the
+// transaction, after BEGIN and the queued writes.
+func (t *pgTx) copyRows(ctx context.Context, table string, columns []string, rows [][]any) (int64, error) {
+	if err := t.flush(ctx); err != nil { // sends BEGIN if not sent yet
+		return 0, err
+	}
+	t.e.stats.Statements.Add(1)
+	n, err := t.c.Conn().CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
+	if err != nil {
+		t.err = &stmtError{Name: "copy " + table, Err: err}
+		return n, t.err
+	}
+	return n, nil
+}
+
 func (t *pgTx) exec(ctx context.Context, q string, args ...any) (int64, error) {
 	br, err := t.send(ctx, q, args...)
 	if err != nil {
