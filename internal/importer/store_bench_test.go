@@ -3,6 +3,7 @@ package importer_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"runtime"
 	"testing"
@@ -88,7 +89,7 @@ func BenchmarkImportBills(b *testing.B) {
 	}
 }
 
-func createSchool(b *testing.B, st *store.Store) billing.School {
+func createSchool(b testing.TB, st *store.Store) billing.School {
 	sc, err := st.CreateSchool(context.Background(), billing.School{Code: "bench", Name: "基准学校", RegionCode: "500000", RegionName: "重庆市", Policy: billing.DefaultPolicy()})
 	if err != nil {
 		b.Fatal(err)
@@ -135,11 +136,20 @@ func rawInsert(b *testing.B, st *store.Store, schoolID int64) {
 	const batch = 500
 	var q []byte
 	args := make([]any, 0, batch*4)
+	prepared := map[string]*sql.Stmt{} // each text parsed once, as the store does
 	flush := func() {
 		if len(args) == 0 {
 			return
 		}
-		if _, err := tx.ExecContext(ctx, string(q), args...); err != nil {
+		st, ok := prepared[string(q)]
+		if !ok {
+			var err error
+			if st, err = tx.PrepareContext(ctx, string(q)); err != nil {
+				b.Fatal(err)
+			}
+			prepared[string(q)] = st
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
 			b.Fatal(err)
 		}
 		args = args[:0]

@@ -178,6 +178,10 @@ type sqliteTx struct {
 	tx  *sql.Tx
 	ctx context.Context
 	err error
+	// local holds generated statements (multi-row INSERTs) prepared for
+	// this transaction only: a bulk import runs its full batch's text
+	// hundreds of times, but such texts are not worth keeping after it.
+	local map[string]*sql.Stmt
 }
 
 func (t *sqliteTx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
@@ -195,8 +199,18 @@ func (t *sqliteTx) exec(ctx context.Context, q string, args ...any) (int64, erro
 	t.e.stats.Statements.Add(1)
 	var res sql.Result
 	var err error
-	if len(q) > 4096 { // generated multi-row statements: not worth preparing
-		res, err = t.tx.ExecContext(ctx, q, args...)
+	if len(q) > 4096 { // generated multi-row statements
+		st, ok := t.local[q]
+		if !ok {
+			if st, err = t.tx.PrepareContext(ctx, q); err != nil {
+				return 0, err
+			}
+			if t.local == nil {
+				t.local = map[string]*sql.Stmt{}
+			}
+			t.local[q] = st
+		}
+		res, err = st.ExecContext(ctx, args...)
 	} else {
 		var st *sql.Stmt
 		if st, err = t.stmt(ctx, q); err == nil {
@@ -255,6 +269,7 @@ func (t *sqliteTx) flush(ctx context.Context) error { return t.err }
 
 func (t *sqliteTx) commit(ctx context.Context) error {
 	defer t.e.writer.Unlock()
+	defer t.closeLocal()
 	if t.err != nil {
 		t.tx.Rollback()
 		return t.err
@@ -262,7 +277,17 @@ func (t *sqliteTx) commit(ctx context.Context) error {
 	return t.tx.Commit()
 }
 
+// closeLocal closes the transaction's own statements (database/sql
+// closes them with the transaction too; this frees them at once).
+func (t *sqliteTx) closeLocal() {
+	for _, st := range t.local {
+		st.Close()
+	}
+	t.local = nil
+}
+
 func (t *sqliteTx) rollback() {
+	t.closeLocal()
 	t.tx.Rollback()
 	t.e.writer.Unlock()
 }
