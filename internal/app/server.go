@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"campuspay/internal/account"
 	"campuspay/internal/api"
 	"campuspay/internal/auth"
 	"campuspay/internal/billing"
@@ -30,6 +31,7 @@ import (
 	"campuspay/internal/notify"
 	"campuspay/internal/payment"
 	"campuspay/internal/sandbox"
+	"campuspay/internal/sms"
 	"campuspay/internal/store"
 	"campuspay/internal/worker"
 )
@@ -56,6 +58,8 @@ type Config struct {
 	MetricsToken string
 	MetricsAddr  string
 	Pprof        bool
+	// Phone configures the phone app: SMS provider, code secret, limits.
+	Phone PhoneConfig
 }
 
 // Server is a running campuspay.
@@ -69,6 +73,10 @@ type Server struct {
 	Sandbox  *sandbox.Sandbox
 	Channels *channel.Registry
 	Handler  http.Handler
+	// Accounts are the phone app's accounts; SMSOutbox is the dev SMS
+	// provider when it is the one in use (nil otherwise).
+	Accounts  *account.Service
+	SMSOutbox *sms.DevOutbox
 
 	// MetricsURL is the metrics listener's base URL, when it has one.
 	MetricsURL string
@@ -123,6 +131,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.Auth = auth.NewService(st, st.Now, nil)
 	s.Schools = billing.NewDirectory(st)
 	s.Payments = payment.NewService(st, s.Channels, pcfg, log, st.Now)
+	if err := s.setupPhone(cfg); err != nil {
+		s.Close()
+		return nil, err
+	}
 	wcfg := cfg.Worker
 	if wcfg.Poll == 0 {
 		wcfg = worker.DefaultConfig()
@@ -296,8 +308,9 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("/notify/", counted("notify", notify.NewHandler(s.Payments, s.log)))
 	mux.Handle("/api/v1/", counted("api", api.NewHandler(api.Deps{Auth: s.Auth, Payments: s.Payments, Schools: s.Schools,
-		TrustedProxies: s.trusted, Log: s.log})))
+		Accounts: s.Accounts, TrustedProxies: s.trusted, Log: s.log})))
 	s.mountWeb(mux)
+	s.mountPhone(mux)
 	if s.Sandbox != nil {
 		s.Sandbox.Mount(mux)
 	}
