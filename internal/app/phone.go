@@ -1,7 +1,9 @@
 package app
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,6 +105,9 @@ func (s *Server) setupPhone(cfg Config) error {
 		return err
 	}
 	s.Accounts = svc
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("campuspay/mobile-forms/v1"))
+	s.mobileSecret = m.Sum(nil)
 	return nil
 }
 
@@ -125,7 +130,7 @@ func tencentFrom(file string) (*sms.Tencent, error) {
 // GET /dev/sms (SPEC §6).
 func (s *Server) mountPhone(mux *http.ServeMux) {
 	d := mobile.Deps{Accounts: s.Accounts, Payments: s.Payments, Schools: s.Schools, TrustedProxies: s.trusted, Log: s.log,
-		Now: s.Store.Now}
+		Now: s.Store.Now, Secret: s.mobileSecret}
 	mux.Handle("/m/", counted("mobile", mobile.NewHandler(d)))
 	if s.SMSOutbox != nil {
 		mux.HandleFunc("GET /dev/sms", s.devSMS)

@@ -87,8 +87,11 @@ type Server struct {
 	metrics  *http.Server
 	trusted  []netip.Prefix
 	cfg      Config
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	// mobileSecret keys the phone app's login forms, derived from the SMS
+	// code key so that every server of a deployment shares it.
+	mobileSecret []byte
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
 }
 
 // Start opens the database, migrates it, builds the services and starts
