@@ -46,7 +46,7 @@ func (c *client) payProject(fees page, project, channel string) page {
 	c.t.Helper()
 	t := c.t
 	m := projectLink(t, fees, project)
-	p := c.get(m[1] + "?all=1").want(t, 200, "全选", "可勾选", "支付")
+	p := c.get(m[1]+"?all=1").want(t, 200, "全选", "可勾选", "支付")
 	form := url.Values{"csrf": {csrf(t, p.Body)}, "pid": {m[1][strings.LastIndex(m[1], "/")+1:]}}
 	for _, id := range itemFormRE.FindAllStringSubmatch(p.Body, -1) {
 		form.Add("item", id[1])
@@ -129,7 +129,7 @@ func TestJourney(t *testing.T) {
 		no := payByForm(t, base, p)
 		res := c.waitPaid("/m/s/" + sid + "/orders/" + no)
 		res.want(t, 200, "学费", "住宿费", "提档费", "7050.00", `id="done"`)
-		paid := c.get("/m/s/" + sid + "/?tab=paid").want(t, 200, "已缴费", "学费", "5800.00", "住宿费", "1200.00")
+		paid := c.get("/m/s/"+sid+"/?tab=paid").want(t, 200, "已缴费", "学费", "5800.00", "住宿费", "1200.00")
 		if !strings.Contains(paid.Body, "累计已缴 ¥7050.00") {
 			t.Errorf("paid total:\n%.1500s", text(paid.Body))
 		}
@@ -155,7 +155,7 @@ func TestJourney(t *testing.T) {
 		}
 		resp.Body.Close()
 		no := orderNoRE.FindStringSubmatch(p.Body)[1]
-		c.waitPaid("/m/s/" + sid + "/orders/" + no).want(t, 200, "微信支付", "690.00")
+		c.waitPaid("/m/s/"+sid+"/orders/"+no).want(t, 200, "微信支付", "690.00")
 	})
 
 	t.Run("我的 → 交易记录 lists both payments", func(t *testing.T) {
@@ -248,7 +248,7 @@ func TestPagesAnswerTheRules(t *testing.T) {
 
 	t.Run("R9: the same items cannot enter a second order while the first holds them", func(t *testing.T) {
 		theirs := theirs.with(t)
-		fees := theirs.get("/m/s/" + theirSID + "/").want(t, 200, "待支付订单", "继续支付", "取消订单")
+		fees := theirs.get("/m/s/"+theirSID+"/").want(t, 200, "待支付订单", "继续支付", "取消订单")
 		link := projectLink(t, fees, feesProject)
 		p := theirs.get(link[1]).want(t, 200, "待支付订单")
 		if strings.Contains(p.Body, `id="pay-btn"`) {
