@@ -246,6 +246,20 @@ func TestPagesAnswerTheRules(t *testing.T) {
 		}
 	}
 
+	t.Run("a parent binds a second child and sees both, each with its own records", func(t *testing.T) {
+		mine := mine.with(t)
+		second := mine.bind(srv, "2026010253")
+		secondSID := sidRE.FindStringSubmatch(second.URL)[1]
+		menu := mine.get("/m/pay").want(t, 200, "选择学生", "2026010251", "2026010253")
+		for _, sid := range []string{mySID, secondSID} {
+			if !strings.Contains(menu.Body, `href="/m/s/`+sid+`/"`) {
+				t.Errorf("the 缴费 menu has no link to student %s", sid)
+			}
+		}
+		mine.get("/m/me/records").want(t, 200, "2026010251", "2026010253")
+		mine.get("/m/").want(t, 200, "已绑定的学生", "2026010251", "2026010253")
+	})
+
 	t.Run("R9: the same items cannot enter a second order while the first holds them", func(t *testing.T) {
 		theirs := theirs.with(t)
 		fees := theirs.get("/m/s/"+theirSID+"/").want(t, 200, "待支付订单", "继续支付", "取消订单")
