@@ -46,7 +46,7 @@ var (
 	ErrPhoneTaken      = apperr.New(apperr.Conflict, CodePhoneTaken, "该手机号已注册，请换一个手机号")
 	ErrStudentNotFound = apperr.New(apperr.NotFound, CodeStudentNotFound, "未找到该学生，请先绑定")
 	ErrAccountRequired = apperr.New(apperr.Forbidden, CodeAccountRequired, "请使用手机号登录后再进行此操作")
-	ErrBindingMismatch = apperr.New(apperr.Invalid, CodeBindingMismatch, "学号与姓名不匹配，请核对录取通知书上的学号和本人姓名")
+	ErrBindingMismatch = apperr.New(apperr.Invalid, CodeBindingMismatch, "学号、姓名或身份证号后 6 位与学校登记的信息不符，请核对录取通知书上的学号")
 	ErrSMSUnavailable  = apperr.New(apperr.BadGateway, CodeSMSUnavailable, "短信服务暂不可用，请稍后再试")
 )
 

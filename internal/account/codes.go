@@ -37,21 +37,21 @@ func (s *Service) SendCode(ctx context.Context, req SendRequest) (time.Duration,
 	if err != nil {
 		return 0, err
 	}
-	var forID int64
-	if req.Purpose == sms.PurposeChangePhone {
-		if req.For == nil {
-			return 0, ErrUnauthorized
-		}
-		forID = req.For.Account.ID
-		if err := s.checkNewPhone(ctx, *req.For, phone); err != nil {
-			return 0, err
-		}
+	if req.Purpose == sms.PurposeChangePhone && req.For == nil {
+		return 0, ErrUnauthorized
 	}
 	if s.sender == nil {
 		return 0, ErrSMSUnavailable
 	}
 	if d := s.sends.Allow(throttle.ClientKey(req.Client)); !d.Allowed {
 		return 0, tooMany("获取验证码过于频繁", d)
+	}
+	var forID int64
+	if req.Purpose == sms.PurposeChangePhone {
+		forID = req.For.Account.ID
+		if err := s.checkNewPhone(ctx, *req.For, phone); err != nil {
+			return 0, err
+		}
 	}
 	code := sms.NewCode()
 	var sentAt time.Time

@@ -41,10 +41,26 @@ func init() {
 		assetFiles[name] = icon(n)
 		assetTypes[name] = "image/png"
 	}
+	// The version covers everything the worker caches or is: the assets,
+	// the offline page and its layout, the manifest's fields, the worker.
 	h := sha256.New()
 	for _, name := range []string{"app.css", "app.js", "icon-192.png", "icon-512.png"} {
 		h.Write(assetFiles[name])
 	}
+	for _, f := range []string{"templates/layout.html", "templates/offline.html", "assets/sw.js"} {
+		b, err := fs.ReadFile(files, f)
+		if err != nil {
+			panic(err)
+		}
+		h.Write(b)
+	}
+	fields := map[string]any{
+		"name": "校园缴费", "short_name": "校园缴费", "description": "学费及校园费用手机缴费",
+		"lang": "zh-CN", "dir": "ltr", "start_url": "/m/", "scope": "/m/", "id": "/m/",
+		"display": "standalone", "orientation": "portrait", "background_color": "#f3f5f8", "theme_color": "#0b4f9c",
+	}
+	fj, _ := json.Marshal(fields)
+	h.Write(fj)
 	version = hex.EncodeToString(h.Sum(nil))[:12]
 
 	var icons []map[string]string
@@ -52,12 +68,8 @@ func init() {
 		icons = append(icons, map[string]string{"src": assetURL("icon-" + strconv.Itoa(n) + ".png"), "sizes": strconv.Itoa(n) + "x" + strconv.Itoa(n),
 			"type": "image/png", "purpose": "any maskable"})
 	}
-	m, err := json.MarshalIndent(map[string]any{
-		"name": "校园缴费", "short_name": "校园缴费", "description": "学费及校园费用手机缴费",
-		"lang": "zh-CN", "dir": "ltr", "start_url": "/m/", "scope": "/m/", "id": "/m/",
-		"display": "standalone", "orientation": "portrait", "background_color": "#f3f5f8", "theme_color": "#0b4f9c",
-		"icons": icons,
-	}, "", "  ")
+	fields["icons"] = icons
+	m, err := json.MarshalIndent(fields, "", "  ")
 	if err != nil {
 		panic(err)
 	}

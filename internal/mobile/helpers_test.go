@@ -132,6 +132,9 @@ func (c *client) signUp(srv *app.Server, phone string) {
 	t := c.t
 	p := c.get("/m/").want(t, 200, "手机号码", "下一步")
 	p = c.post("/m/login", url.Values{"csrf": {csrf(t, p.Body)}, "phone": {phone}}).want(t, 200, "免费获取")
+	if strings.Contains(p.URL, phone) {
+		t.Errorf("the phone number is in the URL %s", p.URL)
+	}
 	p = c.post("/m/login/sms", url.Values{"csrf": {csrf(t, p.Body)}, "phone": {phone}}).want(t, 200, "验证码已发送")
 	code, ok := srv.SMSOutbox.LastCode(phone, sms.PurposeLogin)
 	if !ok {

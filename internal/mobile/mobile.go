@@ -111,7 +111,6 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("GET /m/{$}", h.ready(h.home))
 	mux.HandleFunc("GET /m/login", h.loginPage)
 	mux.HandleFunc("POST /m/login", h.loginPhone)
-	mux.HandleFunc("GET /m/login/code", h.codePage)
 	mux.HandleFunc("POST /m/login/sms", h.loginSMS)
 	mux.HandleFunc("POST /m/login/code", h.loginCode)
 	mux.HandleFunc("GET /m/login/password", h.passwordLoginPage)

@@ -2,7 +2,6 @@ package mobile
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 
 	"campuspay/internal/account"
@@ -36,12 +35,15 @@ func (h *handler) loginPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, http.StatusOK, "login", pg)
 }
 
-// loginPhone takes the phone number (下一步) and goes on to the code page.
+// loginPhone takes the phone number (下一步) and shows the code page. It
+// answers the post itself rather than redirecting, so that the phone
+// number stays out of URLs, histories and logs.
 func (h *handler) loginPhone(w http.ResponseWriter, r *http.Request) {
 	if !h.loginPost(w, r) {
 		return
 	}
 	next := safeNext(r.PostFormValue("next"))
+	w.Header().Set("Cache-Control", "no-store")
 	phone, err := sms.NormalizePhone(r.PostFormValue("phone"))
 	if err != nil {
 		status, v := h.viewOf(r, err)
@@ -50,11 +52,7 @@ func (h *handler) loginPhone(w http.ResponseWriter, r *http.Request) {
 		h.render(w, status, "login", pg)
 		return
 	}
-	q := url.Values{"phone": {phone}}
-	if next != "" {
-		q.Set("next", next)
-	}
-	http.Redirect(w, r, "/m/login/code?"+q.Encode(), http.StatusSeeOther)
+	h.render(w, http.StatusOK, "code", h.newCodePage(w, r, phone, next))
 }
 
 type codePage struct {
@@ -69,16 +67,6 @@ type codePage struct {
 func (h *handler) newCodePage(w http.ResponseWriter, r *http.Request, phone, next string) codePage {
 	return codePage{layout: layout{Title: "输入验证码", Back: "/m/login"}, LoginCSRF: h.loginCSRF(w, r), Next: next, Phone: phone,
 		PhoneMasked: billing.MaskPhone(phone)}
-}
-
-func (h *handler) codePage(w http.ResponseWriter, r *http.Request) {
-	phone, err := sms.NormalizePhone(r.URL.Query().Get("phone"))
-	if err != nil {
-		http.Redirect(w, r, "/m/login", http.StatusSeeOther)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	h.render(w, http.StatusOK, "code", h.newCodePage(w, r, phone, safeNext(r.URL.Query().Get("next"))))
 }
 
 // retryAfter is an error's retry_after_seconds, or 0.
