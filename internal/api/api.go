@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"campuspay/internal/account"
 	"campuspay/internal/apperr"
 	"campuspay/internal/auth"
 	"campuspay/internal/billing"
@@ -72,6 +73,9 @@ type Deps struct {
 	Auth     Auth
 	Payments Payments
 	Schools  Schools
+	// Accounts are the phone app's accounts; their tokens act for the
+	// students they have bound. Nil: account routes answer not_found.
+	Accounts Accounts
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (throttles count per client address).
 	TrustedProxies []netip.Prefix
@@ -86,24 +90,30 @@ func NewHandler(d Deps) http.Handler {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	h := &handler{d}
-	mux := http.NewServeMux()
+	mux := &routeMux{ServeMux: http.NewServeMux()}
+	h.routes(mux)
+	return mux
+}
+
+// routes registers every route of the API on mux.
+func (h *handler) routes(mux *routeMux) {
 	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi)
 	})
 	mux.HandleFunc("POST /api/v1/auth/student-login", h.studentLogin)
-	mux.HandleFunc("POST /api/v1/auth/logout", h.authed(false, h.logout))
+	mux.HandleFunc("POST /api/v1/auth/logout", h.either(h.accountLogout, h.authed(false, h.logout)))
 	mux.HandleFunc("GET /api/v1/regions", h.regions)
-	mux.HandleFunc("POST /api/v1/me/password", h.authed(false, h.changePassword))
+	mux.HandleFunc("POST /api/v1/me/password", h.either(h.accountPassword, h.authed(false, h.changePassword)))
 	mux.HandleFunc("GET /api/v1/bills", h.authed(true, h.bills))
 	mux.HandleFunc("POST /api/v1/orders", h.authed(true, h.createOrder))
 	mux.HandleFunc("GET /api/v1/orders", h.authed(true, h.listOrders))
 	mux.HandleFunc("GET /api/v1/orders/{order_no}", h.authed(true, h.getOrder))
 	mux.HandleFunc("POST /api/v1/orders/{order_no}/cancel", h.authed(true, h.cancelOrder))
+	h.accountRoutes(mux)
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, apperr.New(apperr.NotFound, apperr.CodeNotFound, "接口不存在"))
 	})
-	return mux
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -161,12 +171,22 @@ func bearer(r *http.Request) string {
 type authedFunc func(w http.ResponseWriter, r *http.Request, p auth.Principal)
 
 // authed resolves the bearer token; feeCall refuses students who still
-// have to change the initial password (R5).
+// have to change the initial password (R5). An account token acts for a
+// bound student (asAccount); a student token only for its own student,
+// so ?student= naming another is student_not_found.
 func (h *handler) authed(feeCall bool, fn authedFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if tok := bearer(r); h.Accounts != nil && account.IsToken(tok) {
+			h.asAccount(w, r, tok, fn)
+			return
+		}
 		p, err := h.Auth.Authenticate(r.Context(), auth.KindAPI, bearer(r))
 		if err != nil {
 			h.writeErr(w, err)
+			return
+		}
+		if id, err := studentParam(r); err != nil || (id != 0 && id != p.Student.ID) {
+			h.writeErr(w, account.ErrStudentNotFound)
 			return
 		}
 		if feeCall && p.Student.MustChangePassword {
@@ -383,13 +403,13 @@ func (h *handler) createOrder(w http.ResponseWriter, r *http.Request, p auth.Pri
 		h.writeErr(w, apperr.New(apperr.Invalid, apperr.CodeInvalidRequest, `device 只能是 "phone" 或 "desktop"`))
 		return
 	}
-	back, err := h.postBackURL(p, in.Channel, in.FrontURL)
+	back, ret, err := h.backURLs(r, p, in.Channel, in.FrontURL)
 	if err != nil {
 		h.writeErr(w, err)
 		return
 	}
 	req := payment.CreateRequest{School: p.School, Student: p.Student, LineIDs: in.ItemIDs, Channel: in.Channel, Device: device,
-		ClientIP: clientIP(r), PostBackURL: back}
+		ClientIP: clientIP(r), PostBackURL: back, ReturnURL: ret}
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		if !idemKey.MatchString(key) {
 			h.writeErr(w, apperr.New(apperr.Invalid, apperr.CodeInvalidRequest, "Idempotency-Key 须为 1–255 个可见 ASCII 字符"))
@@ -488,8 +508,8 @@ func (h *handler) getOrder(w http.ResponseWriter, r *http.Request, p auth.Princi
 		body["failure"] = f
 	}
 	if o.Status.Open() && r.URL.Query().Get("pay") == "1" {
-		back, _ := h.postBackURL(p, o.Channel, "")
-		if pay, err := h.Payments.Resume(r.Context(), o, payment.ResumeRequest{ClientIP: clientIP(r), PostBackURL: back}); err == nil {
+		back, ret, _ := h.backURLs(r, p, o.Channel, "")
+		if pay, err := h.Payments.Resume(r.Context(), o, payment.ResumeRequest{ClientIP: clientIP(r), PostBackURL: back, ReturnURL: ret}); err == nil {
 			body["pay"] = payJSON(pay)
 		}
 	}

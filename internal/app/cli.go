@@ -34,7 +34,9 @@ Usage:
   campuspay loadtest [--students 800] [--duration 20s] [--concurrency 32 | --rate R] [--db DSN | --target URL …]
 
 DSN is sqlite:PATH (default sqlite:campuspay.db) or a postgres:// URL.
-Flags also read CAMPUSPAY_ADDR, CAMPUSPAY_DB, CAMPUSPAY_PUBLIC_URL, CAMPUSPAY_CHANNELS.
+Flags also read CAMPUSPAY_ADDR, CAMPUSPAY_DB, CAMPUSPAY_PUBLIC_URL, CAMPUSPAY_CHANNELS,
+CAMPUSPAY_SMS_PROVIDER, CAMPUSPAY_SMS_CONFIG; CAMPUSPAY_SMS_SECRET keys stored SMS codes and
+CAMPUSPAY_SMS_PER_DAY, _WINDOW, _MIN_INTERVAL, _CODE_TTL, _MAX_TRIES set R4's limits.
 `
 
 // Main runs the command line and returns the exit code.
@@ -245,6 +247,8 @@ func serveFlags(fs *flag.FlagSet, cfg *Config, defAddr string) {
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", env("CAMPUSPAY_METRICS_ADDR", ""), "serve /metrics on this address of its own")
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", env("CAMPUSPAY_METRICS_TOKEN", ""), "serve /metrics on the public listener to this bearer token")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve /debug/pprof on the metrics listener")
+	fs.StringVar(&cfg.Phone.SMSProvider, "sms", env("CAMPUSPAY_SMS_PROVIDER", ""), "SMS provider of the phone app: dev (sandbox only) or tencent (default: dev with the sandbox, none otherwise)")
+	fs.StringVar(&cfg.Phone.TencentFile, "sms-config", env("CAMPUSPAY_SMS_CONFIG", ""), "Tencent Cloud SMS settings file (JSON; the keys stay in environment variables); the code key is "+EnvSMSSecret)
 	fs.Func("trusted-proxies", "reverse proxies whose X-Forwarded-For is believed (CIDRs, comma-separated; also "+throttle.EnvTrustedProxies+")", func(v string) error {
 		p, err := throttle.ParseTrustedProxies(v)
 		cfg.TrustedProxies = p
@@ -375,9 +379,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 campuspay 演示已启动
   首页          %[1]s/
   学生缴费平台  %[1]s/s/%[2]s/
+  手机缴费      %[1]s/m/（手机号 + 短信验证码登录，验证码见 %[1]s/dev/sms?phone=手机号）
   支付沙箱      %[1]s/sandbox/
   接口文档      %[1]s/api/v1/openapi.json
 演示登录：学号 2026010001 … 2026010300，初始密码 111111（首次登录须修改）
+手机端绑定学生：学号 + 姓名 + 身份证号后 6 位（见 demo/students.csv）
 银联测试卡：6222021000000000009（工商银行，密码 123456，预留手机 13800000001，短信验证码 111111）
 数据库：%[3]s
 按 Ctrl+C 退出。

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"campuspay/internal/account"
 	"campuspay/internal/api"
 	"campuspay/internal/auth"
 	"campuspay/internal/billing"
@@ -30,6 +31,7 @@ import (
 	"campuspay/internal/notify"
 	"campuspay/internal/payment"
 	"campuspay/internal/sandbox"
+	"campuspay/internal/sms"
 	"campuspay/internal/store"
 	"campuspay/internal/worker"
 )
@@ -58,6 +60,8 @@ type Config struct {
 	Pprof        bool
 	// Timeouts of the HTTP listeners; zero fields take DefaultTimeouts.
 	Timeouts Timeouts
+	// Phone configures the phone app: SMS provider, code secret, limits.
+	Phone PhoneConfig
 }
 
 // Timeouts bound how long a client may hold a connection.
@@ -95,6 +99,10 @@ type Server struct {
 	Sandbox  *sandbox.Sandbox
 	Channels *channel.Registry
 	Handler  http.Handler
+	// Accounts are the phone app's accounts; SMSOutbox is the dev SMS
+	// provider when it is the one in use (nil otherwise).
+	Accounts  *account.Service
+	SMSOutbox *sms.DevOutbox
 
 	// MetricsURL is the metrics listener's base URL, when it has one.
 	MetricsURL string
@@ -105,8 +113,11 @@ type Server struct {
 	metrics  *http.Server
 	trusted  []netip.Prefix
 	cfg      Config
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	// mobileSecret keys the phone app's login forms, derived from the SMS
+	// code key so that every server of a deployment shares it.
+	mobileSecret []byte
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
 }
 
 // Start opens the database, migrates it, builds the services and starts
@@ -149,6 +160,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.Auth = auth.NewService(st, st.Now, nil)
 	s.Schools = billing.NewDirectory(st)
 	s.Payments = payment.NewService(st, s.Channels, pcfg, log, st.Now)
+	if err := s.setupPhone(cfg); err != nil {
+		s.Close()
+		return nil, err
+	}
 	wcfg := cfg.Worker
 	if wcfg.Poll == 0 {
 		wcfg = worker.DefaultConfig()
@@ -320,8 +335,9 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("/notify/", counted("notify", notify.NewHandler(s.Payments, s.log)))
 	mux.Handle("/api/v1/", counted("api", api.NewHandler(api.Deps{Auth: s.Auth, Payments: s.Payments, Schools: s.Schools,
-		TrustedProxies: s.trusted, Log: s.log})))
+		Accounts: s.Accounts, TrustedProxies: s.trusted, Log: s.log})))
 	s.mountWeb(mux)
+	s.mountPhone(mux)
 	if s.Sandbox != nil {
 		s.Sandbox.Mount(mux)
 	}

@@ -110,8 +110,11 @@ func TestLoginFloodStaysBounded(t *testing.T) {
 
 // TestLoginTimingTellsNoOneApart: the time a wrong password takes does
 // not tell whether the student number exists, or whether the student is
-// still on the public initial password: the medians of the three kinds
-// are within a factor 1.5 of each other.
+// still on the public initial password: the lower quartiles of the three
+// kinds are within a factor 2 of each other. The leak this guards against
+// is a path that skips the hash (a few ms against tens of ms, a factor
+// over 10); the lower quartile and the factor 2 keep a loaded machine's
+// noise (other processes taking the cores) from failing an honest run.
 func TestLoginTimingTellsNoOneApart(t *testing.T) {
 	srv := boot(t, store.SQLite)
 	base := srv.URL
@@ -147,14 +150,14 @@ func TestLoginTimingTellsNoOneApart(t *testing.T) {
 	med := map[string]time.Duration{}
 	for k, ds := range times {
 		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-		med[kinds[k].name] = ds[samples/2]
+		med[kinds[k].name] = ds[samples/4]
 	}
 	lo, hi := time.Duration(1<<62), time.Duration(0)
 	for _, d := range med {
 		lo, hi = min(lo, d), max(hi, d)
 	}
-	t.Logf("median answer times %v", med)
-	if float64(hi) > 1.5*float64(lo) {
-		t.Fatalf("median answer times %v differ by more than 1.5×", med)
+	t.Logf("lower quartiles of answer times %v", med)
+	if float64(hi) > 2*float64(lo) {
+		t.Fatalf("lower quartiles of answer times %v differ by more than 2×", med)
 	}
 }
