@@ -21,11 +21,13 @@ const (
 	stepFlow
 	stepStormLogin
 	stepStormPassword
+	stepFlowCalm  // flows started before the login storm
+	stepFlowStorm // flows started during it
 	numSteps
 )
 
 var stepNames = [numSteps]string{"login", "password", "bills", "order", "form", "pay helper", "until paid", "flow",
-	"storm login", "storm password"}
+	"storm login", "storm password", "flow, calm", "flow, storm"}
 
 // card is the SPEC §5 test card every flow pays with: ICBC debit, pays,
 // single limit 50,000.00.
@@ -104,6 +106,10 @@ type runner struct {
 	paidFen    atomic.Int64
 	pool       pool
 	pay        payer
+	// stormAt is when the login storm starts (the middle of the pay
+	// phase), zero without one: flows are also timed by the half they
+	// started in, so one run compares payments with and without a storm.
+	stormAt time.Time
 }
 
 // payer is the part of a flow that talks to the platform, so that the
@@ -165,7 +171,15 @@ func (r *runner) flow(ctx context.Context, scheduled time.Time) error {
 	}
 	o, err := r.pay.payOnce(ctx, s)
 	if err == nil {
-		r.hist[stepFlow].Record(time.Since(scheduled))
+		took := time.Since(scheduled)
+		r.hist[stepFlow].Record(took)
+		if !r.stormAt.IsZero() {
+			if scheduled.Before(r.stormAt) {
+				r.hist[stepFlowCalm].Record(took)
+			} else {
+				r.hist[stepFlowStorm].Record(took)
+			}
+		}
 		r.flowsPaid.Add(1)
 		r.paidFen.Add(o.amount)
 		s.recordPaid(o)

@@ -40,7 +40,7 @@ type Config struct {
 
 	LoginRate        float64 // logins started per second; 0 = as fast as LoginConcurrency allows
 	LoginConcurrency int     // logins at once when LoginRate is 0
-	LoginStorm       bool    // keep half the roll for logins during the pay phase
+	LoginStorm       bool    // keep half the roll for logins during the pay phase's second half
 
 	DB           string   // DSN; empty with no Targets: a fresh SQLite file
 	Targets      []string // running servers to drive instead of starting our own
@@ -259,10 +259,11 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Report, er
 	}
 	var stormWG sync.WaitGroup
 	if cfg.LoginStorm {
+		r.stormAt = t0.Add(cfg.Duration / 2)
 		stormWG.Add(1)
 		go func() {
 			defer stormWG.Done()
-			rep.StormLogins = r.storm(ctx, students[payN:], t0)
+			rep.StormLogins = r.storm(ctx, students[payN:], r.stormAt, t0.Add(cfg.Duration))
 		}()
 	}
 	if cfg.Rate > 0 {
@@ -333,6 +334,11 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Report, er
 	if v, err := RSASignRate(ctx, cfg.CeilingTime); err == nil {
 		rep.SignRate = v
 	}
+	if v, err := Argon2Rate(ctx, cfg.CeilingTime); err == nil {
+		rep.HashRate = v
+	} else {
+		rep.CeilingNotes = append(rep.CeilingNotes, "argon2id: "+err.Error())
+	}
 	rep.Hist = &r.hist
 	rep.Errors = r.errs.sorted()
 	rep.ErrorTotal = r.errs.total()
@@ -352,10 +358,16 @@ func lastLine(out string, err error) string {
 	return s
 }
 
-// storm logs fresh students in during the pay phase, at LoginRate or as
-// fast as LoginConcurrency allows, until the phase ends or the students
-// run out; it returns how many logged in.
-func (r *runner) storm(ctx context.Context, fresh []*student, t0 time.Time) int64 {
+// storm logs fresh students in during the second half of the pay phase
+// (from start to end), at LoginRate or as fast as LoginConcurrency
+// allows, until the phase ends or the students run out; it returns how
+// many logged in.
+func (r *runner) storm(ctx context.Context, fresh []*student, start, end time.Time) int64 {
+	select {
+	case <-ctx.Done():
+		return 0
+	case <-time.After(time.Until(start)):
+	}
 	var next, done atomic.Int64
 	j := func(ctx context.Context, _ time.Time) error {
 		i := int(next.Add(1) - 1)
@@ -370,11 +382,11 @@ func (r *runner) storm(ctx context.Context, fresh []*student, t0 time.Time) int6
 		return nil
 	}
 	if r.cfg.LoginRate > 0 {
-		d := min(r.cfg.Duration, time.Duration(float64(len(fresh))/r.cfg.LoginRate*float64(time.Second)))
-		_, _, wait := openLoop(ctx, t0, r.cfg.LoginRate, d, 0, j)
+		d := min(end.Sub(start), time.Duration(float64(len(fresh))/r.cfg.LoginRate*float64(time.Second)))
+		_, _, wait := openLoop(ctx, start, r.cfg.LoginRate, d, 0, j)
 		wait()
 	} else {
-		closedLoop(ctx, r.cfg.LoginConcurrency, t0.Add(r.cfg.Duration), j)
+		closedLoop(ctx, r.cfg.LoginConcurrency, end, j)
 	}
 	return done.Load()
 }

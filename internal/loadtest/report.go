@@ -44,6 +44,7 @@ type Report struct {
 	JournalChecked, JournalOK      bool
 
 	TxnSerial, TxnParallel, SignRate float64 // per second
+	HashRate                         float64 // argon2id password hashes per second on all cores
 	CeilingNotes                     []string
 }
 
@@ -77,6 +78,20 @@ func (r *Report) LoginsPerS() float64 {
 		return 0
 	}
 	return float64(r.Logins) / r.LoginTime.Seconds()
+}
+
+// LoginBound is the first logins per second the measured argon2id rate
+// allows at best (0 when not measured).
+func (r *Report) LoginBound() float64 { return r.HashRate / HashesPerFirstLogin }
+
+// StormSlowdown is the pay flows' p99 when they started during the login
+// storm over their p99 before it (0 without a storm or flows in both).
+func (r *Report) StormSlowdown() float64 {
+	calm, storm := &r.Hist[stepFlowCalm], &r.Hist[stepFlowStorm]
+	if calm.Count() == 0 || storm.Count() == 0 || calm.Quantile(0.99) <= 0 {
+		return 0
+	}
+	return float64(storm.Quantile(0.99)) / float64(calm.Quantile(0.99))
 }
 
 // TxnBound and SignBound are the flows/s the database and the CPU's RSA
@@ -151,8 +166,16 @@ func (r *Report) Write(w io.Writer) {
 		how = fmt.Sprintf("open loop at %.1f/s", c.LoginRate)
 	}
 	p("  logins       %d in %.1f s = %.1f/s (%s; login + initial password change)", r.Logins, r.LoginTime.Seconds(), r.LoginsPerS(), how)
+	if b := r.LoginBound(); b > 0 {
+		p("               argon2id %.1f hashes/s on %d cores (measured after the load); %d per first login → %.1f logins/s; achieved %.2f of it",
+			r.HashRate, runtime.NumCPU(), HashesPerFirstLogin, b, r.LoginsPerS()/b)
+	}
 	if c.LoginStorm {
-		p("  login storm  %d fresh students logged in during the pay phase", r.StormLogins)
+		p("  login storm  %d fresh students logged in during the second half of the pay phase", r.StormLogins)
+		if x := r.StormSlowdown(); x > 0 {
+			p("               pay flow p99 %.1f ms before the storm, %.1f ms during it = %.2f×",
+				ms(r.Hist[stepFlowCalm].Quantile(0.99)), ms(r.Hist[stepFlowStorm].Quantile(0.99)), x)
+		}
 	}
 	if r.NoIDField {
 		p("  note         the server refused id_card_last6 in the password change; sent without it")

@@ -106,7 +106,9 @@ func TestSmokeClosedLoop(t *testing.T) {
 }
 
 // TestSmokeOpenLoopWithLoginStorm: an open-loop run with half the roll
-// logging in during the pay phase; the storm's logins are measured apart.
+// logging in during the second half of the pay phase; the storm's logins
+// are measured apart, every paid flow is timed in the half it started in,
+// and the argon2id bound is measured and reported.
 func TestSmokeOpenLoopWithLoginStorm(t *testing.T) {
 	bin := binary(t)
 	var out, errOut bytes.Buffer
@@ -120,6 +122,13 @@ func TestSmokeOpenLoopWithLoginStorm(t *testing.T) {
 	}
 	if rep.Launched != 30 || rep.Dropped != 0 {
 		t.Fatalf("open loop started %d dropped %d, want 30 and 0", rep.Launched, rep.Dropped)
+	}
+	calm, storm := rep.Hist[stepFlowCalm].Count(), rep.Hist[stepFlowStorm].Count()
+	if calm == 0 || storm == 0 || calm+storm != rep.Hist[stepFlow].Count() {
+		t.Fatalf("flows timed %d before the storm and %d during it, %d in all", calm, storm, rep.Hist[stepFlow].Count())
+	}
+	if rep.HashRate <= 0 || !strings.Contains(out.String(), "per first login") || !strings.Contains(out.String(), "before the storm") {
+		t.Fatalf("argon2id rate %.1f; report:\n%s", rep.HashRate, out.String())
 	}
 	parseLastLine(t, out.String())
 }
