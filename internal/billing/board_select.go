@@ -3,6 +3,7 @@ package billing
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"campuspay/internal/money"
 )
@@ -127,12 +128,12 @@ func (b Board) notes(p Policy, s Selection) []Note {
 		}
 		n := Note{Code: CodeMandatoryFirst, ProjectID: bp.ID, Lines: optional}
 		var heldNames, freeNames []string
-		var until string
+		var until time.Time
 		tickable := true
 		for _, m := range missing {
 			switch {
 			case m.Status == StatusLocked && (n.OrderNo == "" || m.HeldBy == n.OrderNo):
-				n.OrderNo, until = m.HeldBy, m.HeldUntil.In(beijing).Format("15:04")
+				n.OrderNo, until = m.HeldBy, m.HeldUntil
 				heldNames = append(heldNames, m.ItemName)
 			case m.Status == StatusUnpaid:
 				freeNames = append(freeNames, m.ItemName)
@@ -141,8 +142,7 @@ func (b Board) notes(p Policy, s Selection) []Note {
 		}
 		switch {
 		case n.OrderNo != "":
-			n.Text = fmt.Sprintf("%s。必缴项目「%s」已在待支付订单 %s 中，请先完成该订单的支付（继续支付），或取消订单后与必缴项目一起重新选择（该订单 %s 后自动关闭）。",
-				SeedMandatoryFirst, strings.Join(heldNames, "、"), n.OrderNo, until)
+			n.Text = heldMandatoryText(heldNames, n.OrderNo, until)
 		case tickable:
 			n.Text = fmt.Sprintf("%s。请同时勾选必缴项目「%s」，或取消勾选「%s」。",
 				SeedMandatoryFirst, strings.Join(freeNames, "、"), strings.Join(optionalNames, "、"))

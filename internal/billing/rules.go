@@ -131,13 +131,18 @@ func mandatoryMissing(lines []Line, held map[int64]Hold, chosen map[int64]bool) 
 	case first == nil:
 		return nil
 	case order.OrderNo != "":
-		return apperr.New(apperr.Invalid, CodeMandatoryFirst,
-			fmt.Sprintf("%s。必缴项目「%s」已在待支付订单 %s 中：请先在该订单中点击“继续支付”完成支付，或点击“取消订单”后与必缴项目一起重新选择（该订单 %s 后自动关闭）。",
-				SeedMandatoryFirst, strings.Join(heldNames, "、"), order.OrderNo, order.Until.In(beijing).Format("15:04"))).
+		return apperr.New(apperr.Invalid, CodeMandatoryFirst, heldMandatoryText(heldNames, order.OrderNo, order.Until)).
 			With("item_id", first.ID).With("order_no", order.OrderNo).With("locked_until", order.Until)
 	}
 	return apperr.New(apperr.Invalid, CodeMandatoryFirst,
 		SeedMandatoryFirst+"。请先勾选「"+first.ProjectName+" / "+first.ItemName+"」。").With("item_id", first.ID)
+}
+
+// heldMandatoryText is R7's words when the mandatory lines missing are
+// in an open order: the order to finish or cancel, not lines to tick.
+func heldMandatoryText(names []string, orderNo string, until time.Time) string {
+	return fmt.Sprintf("%s。必缴项目「%s」已在待支付订单 %s 中：请先在该订单中点击“继续支付”完成支付，或点击“取消订单”后与必缴项目一起重新选择（该订单 %s 后自动关闭）。",
+		SeedMandatoryFirst, strings.Join(names, "、"), orderNo, until.In(beijing).Format("15:04"))
 }
 
 var beijing = time.FixedZone("CST", 8*3600)
