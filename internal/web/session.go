@@ -123,6 +123,7 @@ var hints = map[string]string{
 	"channel_unavailable":       "请稍后再试；如仍无法支付，请联系客服。",
 	"order_not_payable":         "请返回缴费页面重新选择项目。",
 	"order_not_found":           "请在“缴费记录”中查看您的订单。",
+	auth.CodeLoginLocked:        "为保护账号安全，连续输错密码后需稍等片刻再试；如忘记密码，请联系学校财务处重置。",
 }
 
 // errorView is an error as a page shows it: the message and what to do.
@@ -139,7 +140,13 @@ func (h *handler) viewOf(r *http.Request, err error) (int, errorView) {
 	if status >= 500 {
 		h.Log.Error("web error", "path", r.URL.Path, "code", code, "err", err)
 	}
-	return status, errorView{Message: msg, Hint: hints[code]}
+	hint := hints[code]
+	if e, ok := apperr.As(err); ok && code == billing.CodeMandatoryFirst && e.Details["order_no"] != nil {
+		// The mandatory lines missing are in an open order: that order is
+		// the way on, not ticking what cannot be ticked.
+		hint = hints[billing.CodeItemsLocked]
+	}
+	return status, errorView{Message: msg, Hint: hint}
 }
 
 // fail renders an error page for err.

@@ -29,7 +29,7 @@ func TestPortal(t *testing.T) {
 
 	t.Run("the login page shows the help line, the banks and the initial password hint", func(t *testing.T) {
 		p := newClient(t, srv.URL).get(base + "/")
-		for _, want := range []string{"400-028-1024", "周一至周五 9:00—20:00，周六 9:00—18:00", "中国工商银行、中国建设银行、中国农业银行",
+		for _, want := range []string{"400-028-1024", `<span class="nowrap">周一至周五 9:00—20:00</span>，<span class="nowrap">周六 9:00—18:00</span>`, "中国工商银行、中国建设银行、中国农业银行",
 			`placeholder="初始密码为 111111"`, `<label for="student_no">学号</label>`, `<label for="password">密码</label>`} {
 			if !strings.Contains(p.Body, want) {
 				t.Errorf("login page lacks %q", want)
@@ -205,7 +205,7 @@ func TestPortal(t *testing.T) {
 		tok, ids := csrf(t, p.Body), items(t, p.Body)
 		p = owner.post(base+"/pay", url.Values{"csrf": {tok}, "item": {ids["学费"], ids["住宿费"]}, "channel": {"wechat"}})
 		if p.Status != 200 || !strings.Contains(p.Body, "请使用手机微信扫描电脑屏幕上的二维码，请勿扫描他人发来的二维码截图") ||
-			!strings.Contains(p.Body, `http-equiv="refresh" content="3"`) || !strings.Contains(p.Body, "在沙箱中模拟手机扫码支付") {
+			!strings.Contains(p.Body, `<noscript><meta http-equiv="refresh" content="5"></noscript>`) || !strings.Contains(p.Body, "在沙箱中模拟手机扫码支付") {
 			t.Fatalf("wechat page: %d\n%.2000s", p.Status, p.Body)
 		}
 		orderPath := strings.TrimPrefix(p.URL, srv.URL)
@@ -250,7 +250,8 @@ func TestPortal(t *testing.T) {
 			}
 		}
 		for _, want := range []string{"交易金额超限", "先缴纳在限额内的项目金额，隔天再缴纳余下的", "换另外一张银联储蓄卡/借记卡进行缴纳",
-			"开通网上银行的，可以进入该卡的网上银行提高当日或当月最高限额", "以下项目合计在限额内，可先缴纳：", "住宿费", "继续支付", "取消订单"} {
+			"开通网上银行的，可以进入该卡的网上银行提高当日或当月最高限额", "超过这张卡的可用限额，无论怎样分开缴纳，都无法用这张卡支付", "请换一张限额更高的银联储蓄卡/借记卡",
+			"以下项目合计在限额内，可先用这张卡缴纳：", "住宿费", "继续支付", "取消订单"} {
 			if !strings.Contains(o.Body, want) {
 				t.Errorf("order page lacks %q", want)
 			}
@@ -270,7 +271,7 @@ func TestPortal(t *testing.T) {
 			{"6225751000000000008", "13800000006", "68", "不支持信用卡支付"},
 			{"6222021000000000009", "13900000001", "66", "预留手机号确实错误了，请到银行柜台修改"},
 			{"6217002000000000002", "13800000004", "77", "请前往银行网点开通网银"},
-			{"6217991000000000005", "13800000005", "72", "登陆银联在线开通"},
+			{"6217991000000000005", "13800000005", "72", "登录银联在线开通"},
 			{"6216611000000000007", "13800000007", "64", "余额不足"},
 		} {
 			t.Run(tc.code, func(t *testing.T) {
