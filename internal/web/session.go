@@ -73,7 +73,8 @@ func (h *handler) student(feePage bool, fn studentFunc) http.HandlerFunc {
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			if !auth.EqualConstantTime(r.PostFormValue("csrf"), p.CSRF) || p.CSRF == "" {
-				h.renderError(w, r, http.StatusForbidden, "页面已过期或请求来源不明，请返回重新操作", schoolPath(code, "fees"))
+				h.setFlash(w, r, code, flash{Status: http.StatusForbidden, Message: "页面已过期或请求来源不明，请重新操作"})
+				http.Redirect(w, r, schoolPath(code, "fees"), http.StatusSeeOther)
 				return
 			}
 		}

@@ -2,11 +2,13 @@ package web_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -375,4 +377,100 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+// TestFormPostsRedirect: every form a student posts is answered with a
+// redirect to a page (post/redirect/get), refused or not, so that Back and
+// reload never post it again; the answer's words travel in a flash that
+// only this server can write and that shows once.
+func TestFormPostsRedirect(t *testing.T) {
+	srv := boot(t)
+	base := "/s/" + school
+	c := newClient(t, srv.URL)
+	p := c.ready(studentNo(1))
+	tok, ids := csrf(t, p.Body), items(t, p.Body)
+	nf := c.noFollow()
+	lp := newClient(t, srv.URL)
+	lpage := lp.get(base + "/login")
+	for _, tc := range []struct {
+		name   string
+		c      *client
+		path   string
+		form   url.Values
+		to     string // where the redirect goes
+		status int    // what that page then answers
+		says   string
+	}{
+		{"a wrong password", lp.noFollow(), base + "/login", url.Values{"csrf": {csrf(t, lpage.Body)}, "student_no": {studentNo(2)}, "password": {"wrong-password"}},
+			base + "/login", http.StatusUnauthorized, "学号或密码错误"},
+		{"a login without its token", newClient(t, srv.URL).noFollow(), base + "/login", url.Values{"student_no": {studentNo(2)}, "password": {"x"}},
+			base + "/login", http.StatusForbidden, "页面已过期"},
+		{"a password change with two different new passwords", nf, base + "/password", url.Values{"csrf": {tok}, "old_password": {newPassword},
+			"new_password": {"abc12345x"}, "confirm_password": {"abc12345y"}}, base + "/password", 422, "两次输入的新密码不一致"},
+		{"a post without the session's token", nf, base + "/checkout", url.Values{"item": {ids["学费"]}},
+			base + "/fees", http.StatusForbidden, "页面已过期或请求来源不明"},
+		{"a selection of two projects", nf, base + "/checkout", url.Values{"csrf": {tok}, "item": {ids["学费"], ids["住宿费"], ids["教材费"]}},
+			base + "/fees?check=1&select=", 422, billing.SeedOneProject},
+		{"an allowed selection", nf, base + "/checkout", url.Values{"csrf": {tok}, "item": {ids["学费"], ids["住宿费"]}},
+			base + "/checkout?items=", http.StatusOK, "支付信息"},
+		{"an unknown channel", nf, base + "/pay", url.Values{"csrf": {tok}, "item": {ids["学费"], ids["住宿费"]}, "channel": {"bitcoin"}},
+			base + "/checkout?", 422, "请选择支付方式"},
+		{"a new UnionPay order", nf, base + "/pay", url.Values{"csrf": {tok}, "item": {ids["学费"], ids["住宿费"]}, "channel": {"unionpay"}},
+			base + "/orders/CP", http.StatusOK, `id="unionpay-form"`},
+		{"the same items again", nf, base + "/pay", url.Values{"csrf": {tok}, "item": {ids["学费"], ids["住宿费"]}, "channel": {"wechat"}},
+			base + "/fees?check=1&select=", http.StatusConflict, "「学费、住宿费」已在待支付订单"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.c.post(tc.path, tc.form)
+			loc := r.Header.Get("Location")
+			if r.Status != http.StatusSeeOther || !strings.HasPrefix(loc, tc.to) {
+				t.Fatalf("POST %s: %d to %q; want 303 to %s…\n%.800s", tc.path, r.Status, loc, tc.to, r.Body)
+			}
+			follow := &client{t: t, base: srv.URL, hc: &http.Client{Jar: tc.c.hc.Jar, Timeout: 20 * time.Second}}
+			g := follow.get(loc)
+			if g.Status != tc.status || !strings.Contains(html.UnescapeString(g.Body), tc.says) {
+				t.Fatalf("GET %s: %d; want %d with %q\n%.2500s", loc, g.Status, tc.status, tc.says, g.Body)
+			}
+			if tc.status >= 400 {
+				if again := follow.get(loc); strings.Contains(again.Body, `role="alert"`) && !strings.Contains(loc, "check=1") {
+					t.Errorf("the flash showed twice:\n%.800s", again.Body)
+				}
+			}
+		})
+	}
+	t.Run("a flash another site wrote is not shown", func(t *testing.T) {
+		jar := c.hc.Jar
+		u := mustURL(srv.URL + base + "/")
+		forged := base64.RawURLEncoding.EncodeToString([]byte(`{"s":422,"m":"请拨打 110-0000 领取退款"}`)) + ".bm90LXRoZS1tYWM"
+		jar.SetCookies(u, []*http.Cookie{{Name: "campuspay_flash", Value: forged, Path: base + "/"}})
+		if p := c.get(base + "/fees"); p.Status != 200 || strings.Contains(p.Body, "领取退款") {
+			t.Fatalf("forged flash shown: %d\n%.1500s", p.Status, p.Body)
+		}
+	})
+	t.Run("the fee board's check says the rules for a selection and holds nothing", func(t *testing.T) {
+		cc := newClient(t, srv.URL)
+		p := cc.ready(studentNo(3))
+		ids := items(t, p.Body)
+		var got struct {
+			Total   string `json:"total"`
+			Project int64  `json:"project"`
+			Notes   []struct {
+				Project int64   `json:"project"`
+				Text    string  `json:"text"`
+				Items   []int64 `json:"items"`
+			} `json:"notes"`
+		}
+		r := cc.get(base + "/fees/check?items=" + ids["学费"] + "," + ids["住宿费"] + "," + ids["教材费"])
+		if err := json.Unmarshal([]byte(r.Body), &got); err != nil || r.Status != 200 {
+			t.Fatalf("%d %s %v", r.Status, r.Body, err)
+		}
+		books, _ := strconv.ParseInt(ids["教材费"], 10, 64)
+		if got.Total != "7520.00" || got.Project == 0 || len(got.Notes) != 1 || !strings.Contains(got.Notes[0].Text, billing.SeedOneProject) ||
+			len(got.Notes[0].Items) != 1 || got.Notes[0].Items[0] != books || got.Notes[0].Project == got.Project {
+			t.Fatalf("check: %+v", got)
+		}
+		if p := cc.get(base + "/fees"); strings.Contains(p.Body, `class="card open-orders"`) {
+			t.Error("checking held something")
+		}
+	})
 }
