@@ -58,7 +58,8 @@ func attemptOf(o Order, r Result, now time.Time) Attempt {
 	return a
 }
 
-// StudentAttempts lists every attempt on a student's orders, newest first.
+// StudentAttempts lists every attempt on a student's orders, the last
+// learned first.
 func (s *Service) StudentAttempts(ctx context.Context, studentID int64) ([]Attempt, error) {
 	return s.store.Attempts(ctx, studentID)
 }

@@ -26,7 +26,7 @@ type Store interface {
 	Refund(ctx context.Context, refundNo string) (Refund, error)
 	// IdempotentOrder finds the order a student's Idempotency-Key made.
 	IdempotentOrder(ctx context.Context, studentID int64, key string) (orderNo, requestHash string, err error)
-	// Attempts lists the attempts on a student's orders, newest first.
+	// Attempts lists the attempts on a student's orders, the last learned first.
 	Attempts(ctx context.Context, studentID int64) ([]Attempt, error)
 }
 

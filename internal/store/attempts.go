@@ -14,7 +14,7 @@ func (t *Tx) RecordAttempt(a payment.Attempt) {
 		a.CardBank, a.MaskedCard, int64(a.Limit))
 }
 
-// Attempts lists the attempts on a student's orders, newest first.
+// Attempts lists the attempts on a student's orders, the last learned first.
 func (s *Store) Attempts(ctx context.Context, studentID int64) ([]payment.Attempt, error) {
 	r, err := s.read(ctx, "attempts_of_student", studentID)
 	if err != nil {

@@ -10,14 +10,16 @@ import (
 )
 
 func TestAttempts(t *testing.T) {
-	t.Run("an attempt told twice is one row; each attempt comes back newest first with its card and answer", func(t *testing.T) {
+	t.Run("an attempt told twice is one row; each comes back, the last learned first, with its card and answer", func(t *testing.T) {
 		storetest.Each(t, func(t *testing.T, s *store.Store) {
 			x := seed(t, s)
 			o := x.order(t, 0, "学费", "住宿费")
 			at := time.UnixMilli(time.Now().UnixMilli())
 			refused := payment.Attempt{OrderID: o.ID, Key: "txn:Q1", At: at, Code: payment.FailAmountLimit, ChannelCode: "33",
 				Message: "交易金额超限", CardBank: "农业银行", MaskedCard: "622848*********0009", Limit: 500000}
-			paid := payment.Attempt{OrderID: o.ID, Key: "txn:Q2", At: at.Add(time.Minute), Success: true, ChannelCode: "00",
+			// The channel's time of the success is to the second: it may come
+			// before the refusal's; the list keeps the order they came in.
+			paid := payment.Attempt{OrderID: o.ID, Key: "txn:Q2", At: at.Add(-time.Second), Success: true, ChannelCode: "00",
 				CardBank: "工商银行", MaskedCard: "622202*********0009"}
 			for _, a := range []payment.Attempt{refused, refused, paid, paid} {
 				if err := s.Update(ctx, func(tx payment.Tx) error { tx.RecordAttempt(a); return nil }); err != nil {

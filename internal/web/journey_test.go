@@ -284,11 +284,25 @@ func TestBrowserJourney(t *testing.T) {
 			t.Errorf("the phone's payment page shows %d images (a QR code?)", n)
 		}
 		shot(t, ctx, "i05-02-phone-wechat-h5")
+		// Back from WeChat without paying: the order's page says it is
+		// confirming, and how to go on.
+		do(t, ctx, "取消 in WeChat", chromedp.Click(chromedp.CSS(`a.link`)), chromedp.WaitVisible(chromedp.CSS(".result h1")))
+		if h := text(t, ctx, ".result h1"); h != "正在确认支付结果…" {
+			t.Errorf("back from WeChat: %q", h)
+		}
+		mustContain(t, text(t, ctx, ".result"), "¥7000.00", "请勿重复支付", "继续支付", "取消订单")
+		if n := js[int](t, ctx, `document.querySelectorAll("img").length`); n != 0 {
+			t.Errorf("the phone's order page shows %d images (a QR code?)", n)
+		}
+		noBrokenValues(t, ctx, "the phone's order page after WeChat")
+		shot(t, ctx, "i05-03-phone-back-from-wechat")
+		do(t, ctx, "继续支付", chromedp.Click(chromedp.CSS(`.result a.btn.primary`)),
+			chromedp.WaitVisible(chromedp.CSS(`form[action$="/h5"] button[type=submit]`)))
 		do(t, ctx, "确认支付 in WeChat", chromedp.Click(chromedp.CSS(`form[action$="/h5"] button[type=submit]`)),
 			chromedp.WaitVisible(chromedp.CSS("h1.ok")))
 		mustContain(t, text(t, ctx, "main"), "支付成功", "¥7000.00", "微信支付", "完成")
 		noBrokenValues(t, ctx, "the phone's result page")
-		shot(t, ctx, "i05-03-phone-wechat-success")
+		shot(t, ctx, "i05-04-phone-wechat-success")
 		do(t, ctx, "完成", chromedp.Click(chromedp.CSS(`.result a.btn.primary`)), chromedp.WaitVisible(chromedp.CSS(".paid table")))
 		mustContain(t, text(t, ctx, ".paid"), "学费", "住宿费")
 	})
@@ -309,7 +323,7 @@ func TestBrowserJourney(t *testing.T) {
 			t.Errorf("%d refresh tags act with JavaScript on", n)
 		}
 		mustContain(t, text(t, ctx, "main"), "支付完成后本页面会自动显示结果")
-		shot(t, ctx, "i05-04-desktop-qr-quiet")
+		shot(t, ctx, "i05-05-desktop-qr-quiet")
 	})
 
 	t.Run("6 and 7: a credit card is refused at its number, and the order is plainly still open", func(t *testing.T) {
