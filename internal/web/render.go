@@ -86,19 +86,19 @@ func loadPages() *pageSet {
 }
 
 // render executes a page into a buffer first, so a template error becomes
-// a clean 500 rather than half a page.
+// a clean 500 rather than half a page. Every page carries the platform's
+// one name.
 func (h *handler) render(w http.ResponseWriter, status int, name string, data page) {
 	data.base().Platform = h.PlatformName
-	page := name
-	t := h.pages.t[page]
+	t := h.pages.t[name]
 	var buf bytes.Buffer
 	if t == nil {
-		h.Log.Error("web: no such page", "page", page)
+		h.Log.Error("web: no such page", "page", name)
 		http.Error(w, "系统繁忙，请稍后再试", http.StatusInternalServerError)
 		return
 	}
 	if err := t.ExecuteTemplate(&buf, "layout.html", data); err != nil {
-		h.Log.Error("web: render", "page", page, "err", err)
+		h.Log.Error("web: render", "page", name, "err", err)
 		http.Error(w, "系统繁忙，请稍后再试", http.StatusInternalServerError)
 		return
 	}
