@@ -249,6 +249,7 @@ func serveFlags(fs *flag.FlagSet, cfg *Config, defAddr string) {
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve /debug/pprof on the metrics listener")
 	fs.StringVar(&cfg.Phone.SMSProvider, "sms", env("CAMPUSPAY_SMS_PROVIDER", ""), "SMS provider of the phone app: dev (sandbox only) or tencent (default: dev with the sandbox, none otherwise)")
 	fs.StringVar(&cfg.Phone.TencentFile, "sms-config", env("CAMPUSPAY_SMS_CONFIG", ""), "Tencent Cloud SMS settings file (JSON; the keys stay in environment variables); the code key is "+EnvSMSSecret)
+	fs.StringVar(&cfg.PlatformName, "platform-name", env("CAMPUSPAY_PLATFORM_NAME", DefaultPlatformName), "the platform's name on its pages and as the merchant payers see at the channel")
 	fs.Func("trusted-proxies", "reverse proxies whose X-Forwarded-For is believed (CIDRs, comma-separated; also "+throttle.EnvTrustedProxies+")", func(v string) error {
 		p, err := throttle.ParseTrustedProxies(v)
 		cfg.TrustedProxies = p
@@ -310,6 +311,7 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	addr := fs.String("addr", env("CAMPUSPAY_SANDBOX_ADDR", ":9090"), "listen address")
 	keys := fs.String("keys", env("CAMPUSPAY_SANDBOX_KEYS", "sandbox-keys"), "directory of the sandbox's keys")
 	scale := fs.Float64("time-scale", 1, "compress the notification retry schedule")
+	name := fs.String("platform-name", env("CAMPUSPAY_PLATFORM_NAME", DefaultPlatformName), "the merchant name the payer pages show")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -318,7 +320,7 @@ func cmdSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	sb := sandbox.New(k, sandbox.Options{Log: log, TimeScale: *scale})
+	sb := sandbox.New(k, sandbox.Options{Log: log, TimeScale: *scale, MerchantName: *name})
 	defer sb.Close()
 	srv := newHTTPServer(sb.Handler(), log, Timeouts{})
 	srv.Addr = *addr

@@ -62,6 +62,10 @@ type Config struct {
 	Timeouts Timeouts
 	// Phone configures the phone app: SMS provider, code secret, limits.
 	Phone PhoneConfig
+	// PlatformName is the platform's one name as people read it: the
+	// portal's pages and the merchant name payers see at the channel
+	// (the sandbox's pages too). "" means DefaultPlatformName.
+	PlatformName string
 }
 
 // Timeouts bound how long a client may hold a connection.
@@ -87,6 +91,9 @@ func (t Timeouts) orDefault() Timeouts {
 	}
 	return t
 }
+
+// DefaultPlatformName is the platform's name unless configured.
+const DefaultPlatformName = "校园缴费平台"
 
 // Server is a running campuspay.
 type Server struct {
@@ -130,6 +137,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.DB == "" {
 		cfg.DB = "sqlite:campuspay.db"
 	}
+	if cfg.PlatformName == "" {
+		cfg.PlatformName = DefaultPlatformName
+	}
 	st, err := store.Open(ctx, cfg.DB)
 	if err != nil {
 		return nil, err
@@ -157,6 +167,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		pcfg = payment.DefaultConfig(s.URL)
 	}
 	pcfg.PublicURL = s.URL
+	pcfg.Merchant = cfg.PlatformName
 	s.Auth = auth.NewService(st, st.Now, nil)
 	s.Schools = billing.NewDirectory(st)
 	s.Payments = payment.NewService(st, s.Channels, pcfg, log, st.Now)
@@ -237,7 +248,7 @@ func (s *Server) setupChannels(ctx context.Context, cfg Config) error {
 		}
 		base := cfg.SandboxURL
 		if base == "" {
-			s.Sandbox = sandbox.New(keys, sandbox.Options{Log: s.log, TimeScale: cfg.TimeScale})
+			s.Sandbox = sandbox.New(keys, sandbox.Options{Log: s.log, TimeScale: cfg.TimeScale, MerchantName: cfg.PlatformName})
 			base = s.URL
 		}
 		// The one place channels are named: each adapter is wired here.

@@ -6,14 +6,18 @@ import (
 	"campuspay/internal/web"
 )
 
-// mountWeb mounts the student portal under /s/{school}/ and the home page
-// at "/" that links to every school's portal (and the sandbox when on).
+// mountWeb mounts the student portal under /s/{school}/, the home page at
+// "/" that links to every school's portal (and the sandbox when on), and
+// the portal's page-not-found for any path nothing else serves.
 func (s *Server) mountWeb(mux *http.ServeMux) {
-	d := web.Deps{Auth: s.Auth, Payments: s.Payments, Schools: s.Schools, TrustedProxies: s.trusted, Log: s.log}
+	d := web.Deps{Auth: s.Auth, Payments: s.Payments, Schools: s.Schools, TrustedProxies: s.trusted, Log: s.log,
+		PlatformName: s.cfg.PlatformName}
 	if s.Sandbox != nil {
 		d.Sandbox, d.PayerPage = true, s.Sandbox.WeChat.PayURL
 	}
 	h := counted("web", web.NewHandler(d))
 	mux.Handle("/s/", h)
-	mux.Handle("GET /{$}", h)
+	// The home page, and the page-not-found of every path no front door
+	// claims (each of those has its own prefix, which wins).
+	mux.Handle("/", h)
 }

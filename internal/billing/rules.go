@@ -3,6 +3,7 @@ package billing
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"campuspay/internal/apperr"
@@ -64,9 +65,16 @@ func Decide(lines []Line, holds []Hold, p Policy, now time.Time, selection []int
 	}
 	for _, l := range sel {
 		if h, ok := held[l.ID]; ok {
+			// Name every selected line that order holds, not just the first.
+			var names []string
+			for _, o := range sel {
+				if ho, ok := held[o.ID]; ok && ho.OrderNo == h.OrderNo {
+					names = append(names, o.ItemName)
+				}
+			}
 			return Decision{}, apperr.New(apperr.Conflict, CodeItemsLocked,
 				fmt.Sprintf("「%s」已在待支付订单 %s 中，请继续支付该订单或取消后再选择（%s 后自动关闭）。%s",
-					l.ItemName, h.OrderNo, h.Until.In(beijing).Format("15:04"), SeedNoDoublePay)).
+					strings.Join(names, "、"), h.OrderNo, h.Until.In(beijing).Format("15:04"), SeedNoDoublePay)).
 				With("order_no", h.OrderNo).With("item_id", l.ID).With("locked_until", h.Until)
 		}
 	}
@@ -86,11 +94,8 @@ func Decide(lines []Line, holds []Hold, p Policy, now time.Time, selection []int
 			}
 		}
 		if hasOptional {
-			for _, l := range lines {
-				if l.Mandatory && !l.IsPaid() && !chosen[l.ID] {
-					return Decision{}, apperr.New(apperr.Invalid, CodeMandatoryFirst,
-						SeedMandatoryFirst+"。请先勾选「"+l.ProjectName+" / "+l.ItemName+"」。").With("item_id", l.ID)
-				}
+			if err := mandatoryMissing(lines, held, chosen); err != nil {
+				return Decision{}, err
 			}
 		}
 	}
@@ -100,6 +105,44 @@ func Decide(lines []Line, holds []Hold, p Policy, now time.Time, selection []int
 		total += l.Unpaid()
 	}
 	return Decision{Lines: sel, Amount: total}, nil
+}
+
+// mandatoryMissing is R7's refusal when some unpaid mandatory line is not
+// chosen, or nil. A line an open order holds cannot be ticked, so when one
+// is missing the refusal points to that order (继续支付 or 取消订单)
+// rather than asking for what cannot be ticked.
+func mandatoryMissing(lines []Line, held map[int64]Hold, chosen map[int64]bool) error {
+	var first *Line
+	var heldNames []string
+	var order Hold
+	for i, l := range lines {
+		if !l.Mandatory || l.IsPaid() || chosen[l.ID] {
+			continue
+		}
+		if first == nil {
+			first = &lines[i]
+		}
+		if h, ok := held[l.ID]; ok && (order.OrderNo == "" || h.OrderNo == order.OrderNo) {
+			order = h
+			heldNames = append(heldNames, l.ItemName)
+		}
+	}
+	switch {
+	case first == nil:
+		return nil
+	case order.OrderNo != "":
+		return apperr.New(apperr.Invalid, CodeMandatoryFirst, heldMandatoryText(heldNames, order.OrderNo, order.Until)).
+			With("item_id", first.ID).With("order_no", order.OrderNo).With("locked_until", order.Until)
+	}
+	return apperr.New(apperr.Invalid, CodeMandatoryFirst,
+		SeedMandatoryFirst+"。请先勾选「"+first.ProjectName+" / "+first.ItemName+"」。").With("item_id", first.ID)
+}
+
+// heldMandatoryText is R7's words when the mandatory lines missing are
+// in an open order: the order to finish or cancel, not lines to tick.
+func heldMandatoryText(names []string, orderNo string, until time.Time) string {
+	return fmt.Sprintf("%s。必缴项目「%s」已在待支付订单 %s 中：请先在该订单中点击“继续支付”完成支付，或点击“取消订单”后与必缴项目一起重新选择（该订单 %s 后自动关闭）。",
+		SeedMandatoryFirst, strings.Join(names, "、"), orderNo, until.In(beijing).Format("15:04"))
 }
 
 var beijing = time.FixedZone("CST", 8*3600)
@@ -360,6 +403,22 @@ func ids(ls []Line) []int64 {
 	out := make([]int64, len(ls))
 	for i, l := range ls {
 		out[i] = l.ID
+	}
+	return out
+}
+
+// OverLimit lists the payable lines (unpaid, not held) whose unpaid amount
+// alone exceeds limit, in board order: no order paid with a card of that
+// limit can ever hold them, so R2's first way out (pay what fits now, the
+// rest later) does not help with them; only another card or a higher
+// limit does.
+func OverLimit(lines []Line, holds []Hold, now time.Time, limit money.Fen) []Line {
+	held := activeHolds(holds, now)
+	var out []Line
+	for _, l := range lines {
+		if _, h := held[l.ID]; !h && !l.IsPaid() && l.Unpaid() > limit {
+			out = append(out, l)
+		}
 	}
 	return out
 }

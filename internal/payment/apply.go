@@ -61,6 +61,7 @@ func (s *Service) applyIn(ctx context.Context, tx Tx, r Result, source, raw stri
 	now := tx.Now()
 	tx.RecordPayment(Payment{OrderID: o.ID, Channel: r.Channel, ChannelTxnID: r.ChannelTxnID, Amount: r.Amount,
 		CardType: r.CardType, Disposition: disp, Source: source})
+	att := attemptOf(o, r, now)
 	out := Outcome{Disposition: disp}
 	switch disp {
 	case Apply:
@@ -107,6 +108,15 @@ func (s *Service) applyIn(ctx context.Context, tx Tx, r Result, source, raw stri
 			o.FailureCode, o.FailureMessage, o.FailureChannelCode, o.FailureLimit = f.Code, f.Message, "", 0
 		}
 	}
+	// The attempt as the student's records show it: the money taken, and
+	// what became of it when it was not applied.
+	if disp != Apply {
+		att.Code = FailOverpaid
+		if disp == RefundNonDebit {
+			att.Code = FailCreditCard
+		}
+	}
+	tx.RecordAttempt(att)
 	// The outcome is known: no more asking the channel, no expiry.
 	tx.FinishJobs(o.OrderNo, JobQuery, JobExpire)
 	out.Order = o
@@ -172,7 +182,7 @@ func (s *Service) HandleNotification(ctx context.Context, channel string, header
 		n.Outcome = &out
 		s.log.Info("payment notification", "channel", channel, "order_no", r.OrderNo, "disposition", out.Disposition, "replay", out.Replay, "suspense", out.Suspense)
 	case TxnFailed:
-		if err := s.recordFailure(ctx, r.OrderNo, failureOf(r)); err != nil && !IsNotFound(err) {
+		if err := s.recordFailure(ctx, r.OrderNo, r); err != nil && !IsNotFound(err) {
 			return n, err
 		}
 	}

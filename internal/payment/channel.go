@@ -55,6 +55,9 @@ type ChannelInfo struct {
 	Name  string // e.g. "unionpay"
 	Label string // e.g. "银联在线"
 	Hint  string // how paying goes, shown where the student chooses
+	// PhoneHint replaces Hint on a phone's browser, where paying goes
+	// otherwise (no QR code to scan on the same screen); "" for Hint.
+	PhoneHint string
 }
 
 // Capabilities are the decisions about a channel that the service makes
@@ -173,6 +176,7 @@ type Result struct {
 	ChannelTxnID string    // UnionPay queryId, WeChat transaction_id
 	CardType     string    // Card* constant; WeChat reports CardUnknown
 	MaskedCard   string    // e.g. 622202*********0009, never the full number
+	CardBank     string    // the card's bank (e.g. 工商银行), when the adapter knows it from the number
 	RespCode     string    // the channel's own code (UnionPay respCode/origRespCode, WeChat trade_state)
 	RespMsg      string
 	// Failure is the platform's stable code for a TxnFailed (a Fail*

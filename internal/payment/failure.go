@@ -14,7 +14,7 @@ const (
 	FailCreditCard      = "credit_card_not_accepted"  // R1: 不支持信用卡支付 (68, or a credit card that got through)
 	FailPhoneMismatch   = "reserved_phone_mismatch"   // R3: 预留手机号码不对 (66)
 	FailNoOnlineBanking = "online_banking_not_opened" // R3: CCB, 开通网银 (77)
-	FailNotEnabled      = "card_not_enabled_online"   // R3: PSBC, 登陆银联在线开通 (72)
+	FailNotEnabled      = "card_not_enabled_online"   // R3: PSBC, 登录银联在线开通 (72; the seed writes 登陆)
 	FailInsufficient    = "insufficient_balance"      // R3: 余额不足 (64)
 	FailWrongPIN        = "wrong_pin"                 // R3: 密码错误 (65)
 	FailPINTries        = "pin_tries_exceeded"        // 67
@@ -52,8 +52,8 @@ var explanations = map[string]explained{
 	FailCreditCard:      {"不支持信用卡支付", "校园缴费只支持中国银联储蓄卡/借记卡支付，请换一张储蓄卡或借记卡。"},
 	FailPhoneMismatch:   {"预留手机号码不对", "预留手机号确实错误了，请到银行柜台修改。"},
 	FailNoOnlineBanking: {"该卡未开通网银", "建行卡，请前往银行网点开通网银。"},
-	FailNotEnabled:      {"该卡未开通银联在线支付", "邮储卡，请登陆银联在线开通。"},
-	FailInsufficient:    {"余额不足", "请确认卡内余额充足，或换一张银联储蓄卡/借记卡。缴费后请注意检查银行卡余额。"},
+	FailNotEnabled:      {"该卡未开通银联在线支付", "邮储卡，请登录银联在线开通。"},
+	FailInsufficient:    {"余额不足", "请确认卡内余额足够支付本次金额后再试，或换一张银联储蓄卡/借记卡。"},
 	FailWrongPIN:        {"银行卡密码错误", "请重新输入银行卡取款密码。"},
 	FailPINTries:        {"密码错误次数超限", "请明日再试，或联系发卡银行。"},
 	FailWrongSMS:        {"短信验证码错误", "请重新获取短信验证码后再试。"},
@@ -75,6 +75,9 @@ type Explanation struct {
 	WaysOut []string
 	Fit     []billing.Line // R2: lines whose total fits under Limit
 	FitSum  money.Fen
+	// TooLarge are the payable lines each larger than Limit alone: no
+	// order this card can pay holds them, whatever is paid first.
+	TooLarge []billing.Line
 }
 
 // Explain tells what an order's failure means, or nil when there is none.
@@ -98,8 +101,9 @@ func Explain(o Order) *Explanation {
 }
 
 // Explain is Explain plus, for an amount limit the bank told, the set of
-// the student's lines that fits under it (R2, beyond the seed). The
-// order's own hold does not count: the student gives that order up.
+// the student's lines that fits under it (R2, beyond the seed) and those
+// that never can. The order's own hold does not count: the student gives
+// that order up.
 func (s *Service) Explain(ctx context.Context, o Order, p billing.Policy) *Explanation {
 	e := Explain(o)
 	if e == nil || e.Code != FailAmountLimit || e.Limit <= 0 {
@@ -119,5 +123,6 @@ func (s *Service) Explain(ctx context.Context, o Order, p billing.Policy) *Expla
 	for _, l := range e.Fit {
 		e.FitSum += l.Unpaid()
 	}
+	e.TooLarge = billing.OverLimit(lines, other, s.now(), e.Limit)
 	return e
 }

@@ -87,7 +87,10 @@ func (s *Service) Settle(ctx context.Context, orderNo string) (bool, error) {
 	case TxnFailed:
 		if !expired {
 			// The payer may still try another card on the channel's page.
-			return false, s.recordFailure(ctx, o.OrderNo, failureOf(r))
+			return false, s.recordFailure(ctx, o.OrderNo, r)
+		}
+		if err := s.recordFailure(ctx, o.OrderNo, r); err != nil {
+			return false, err
 		}
 		f := failureOf(r)
 		if err := s.closeOrder(ctx, o.OrderNo, "expired after failure "+r.RespCode, &f, true); err != nil {

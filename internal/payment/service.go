@@ -544,17 +544,19 @@ func failureOf(r Result) Failure {
 	return Failure{Code: code, ChannelCode: r.RespCode, Message: r.RespMsg, Limit: r.Limit}
 }
 
-// recordFailure notes the channel's latest refusal on an open order
-// without closing it: the payer may still try another card before the
-// hold ends.
-func (s *Service) recordFailure(ctx context.Context, orderNo string, f Failure) error {
+// recordFailure notes the channel's refusal r as an attempt on the order
+// (once, however often the channel tells it) and, on an open order, as
+// its latest failure without closing it: the payer may still try another
+// card before the hold ends.
+func (s *Service) recordFailure(ctx context.Context, orderNo string, r Result) error {
 	return s.store.Update(ctx, func(tx Tx) error {
 		o, err := tx.LockOrder(ctx, orderNo)
 		if err != nil {
 			return err
 		}
+		tx.RecordAttempt(attemptOf(o, r, tx.Now()))
 		if o.Status.Open() {
-			tx.SetFailure(o, f)
+			tx.SetFailure(o, failureOf(r))
 		}
 		return nil
 	})

@@ -26,6 +26,8 @@ type Store interface {
 	Refund(ctx context.Context, refundNo string) (Refund, error)
 	// IdempotentOrder finds the order a student's Idempotency-Key made.
 	IdempotentOrder(ctx context.Context, studentID int64, key string) (orderNo, requestHash string, err error)
+	// Attempts lists the attempts on a student's orders, the last learned first.
+	Attempts(ctx context.Context, studentID int64) ([]Attempt, error)
 }
 
 // Tx is one transaction. Reads lock what they return (rows on
@@ -64,6 +66,9 @@ type Tx interface {
 	Note(o Order, cause string)
 	// SetFailure records the channel's latest refusal on an open order.
 	SetFailure(o Order, f Failure)
+	// RecordAttempt records a try to pay an order, once per (order, key):
+	// the same attempt told again changes nothing.
+	RecordAttempt(a Attempt)
 	// ReleaseHolds frees the order's lines for other orders (R9).
 	ReleaseHolds(o Order)
 	// PayLines adds each of the order's line amounts to its bill line,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/device"
 )
 
 const chromium = "/usr/bin/chromium"
@@ -49,17 +50,27 @@ func browser(t *testing.T) context.Context {
 	return bctx
 }
 
-// tab opens a tab with its own cookies (a new browser context) sized as a
-// phone or a desktop; its context times out after limit.
+// phoneDevice is a phone's browser: 375×812, touch, and a phone's user
+// agent, so the portal treats it as a phone (WeChat H5, not a QR code).
+type phoneDevice struct{}
+
+func (phoneDevice) Device() device.Info {
+	return device.Info{Name: "phone", Width: 375, Height: 812, Scale: 1, Mobile: true, Touch: true,
+		UserAgent: "Mozilla/5.0 (Linux; Android 13; V2227A) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36"}
+}
+
+// tab opens a tab with its own cookies (a new browser context) as a phone
+// (375×812 with a phone's user agent) or a desktop (1280×800); its
+// context times out after limit.
 func tab(t *testing.T, bctx context.Context, phone bool, limit time.Duration) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	w, h := int64(1280), int64(900)
+	size := chromedp.EmulateViewport(1280, 800)
 	if phone {
-		w, h = 390, 844
+		size = chromedp.Emulate(phoneDevice{})
 	}
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, h)); err != nil {
+	if err := chromedp.Do(ctx, size); err != nil {
 		t.Fatal(err)
 	}
 	tctx, tcancel := context.WithTimeout(ctx, limit)
@@ -69,6 +80,12 @@ func tab(t *testing.T, bctx context.Context, phone bool, limit time.Duration) co
 
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
+	// A full-page capture keeps the viewport's height for layout, so the
+	// sticky pay bar would be drawn over the middle of the page: let it
+	// sit in its place for the picture (script may set styles; CSP allows).
+	unstick := `document.querySelectorAll(".paybar").forEach(e => e.style.position = %q)`
+	chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(unstick, "static")))
+	defer chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(unstick, "")))
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 gives PNG
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
@@ -200,7 +217,8 @@ func TestBrowser(t *testing.T) {
 		do(t, ctx, "银联在线", chromedp.Click(chromedp.CSS(`input[value=unionpay]`)), chromedp.Click(chromedp.CSS(`form[action$="/pay"] button[type=submit]`)))
 		unionPay(t, ctx, "6228481000000000009", "13800000002", "b-01")
 		mustContain(t, text(t, ctx, "main"), "交易金额超限", "先缴纳在限额内的项目金额，隔天再缴纳余下的", "换另外一张银联储蓄卡/借记卡进行缴纳",
-			"开通网上银行的，可以进入该卡的网上银行提高当日或当月最高限额", "以下项目合计在限额内，可先缴纳：", "住宿费", "1200.00", "继续支付", "取消订单")
+			"「学费」¥5800.00超过这张卡的可用限额，无论怎样分开缴纳，都无法用这张卡支付", "请换一张限额更高的银联储蓄卡/借记卡缴纳，或到开户银行",
+			"开通网上银行的，可以进入该卡的网上银行提高当日或当月最高限额", "以下项目合计在限额内，可先用这张卡缴纳：", "住宿费", "1200.00", "继续支付", "取消订单")
 		shot(t, ctx, "b-02-amount-limit")
 		do(t, ctx, "先缴纳这些项目", chromedp.Click(chromedp.CSS(`.failure button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS("#fees-form")))
 		if got := text(t, ctx, "#total"); got != "1200.00" {
@@ -210,7 +228,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("c: WeChat QR page turns into 支付成功 by itself after the payer pays", func(t *testing.T) {
-		ctx := tab(t, bctx, true, 40*time.Second)
+		ctx := tab(t, bctx, false, 40*time.Second)
 		loginAndChange(t, ctx, base, studentNo(13), "")
 		do(t, ctx, "支付", chromedp.Click(chromedp.CSS(`#fees-form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`input[value=wechat]`)))
 		do(t, ctx, "微信支付", chromedp.Click(chromedp.CSS(`input[value=wechat]`)), chromedp.Click(chromedp.CSS(`form[action$="/pay"] button[type=submit]`)),

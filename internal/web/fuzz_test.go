@@ -37,3 +37,33 @@ func FuzzSafeNext(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOpenFlash: a flash cookie from outside is shown only when this
+// server sealed it; anything else (forged, cut, oversized) is dropped and
+// never panics.
+func FuzzOpenFlash(f *testing.F) {
+	h := &handler{Deps: Deps{Secret: []byte("0123456789abcdef0123456789abcdef")}}
+	sealed := h.sealFlash(flash{Status: 422, Message: "两次输入的新密码不一致", StudentNo: "2026000001"})
+	for _, s := range []string{sealed, "", ".", "e30.", sealed + "x", "x" + sealed, strings.Repeat("a", 3000), sealed[:len(sealed)/2]} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got, ok := h.openFlash(v)
+		if !ok {
+			return
+		}
+		if v != sealed {
+			// Only a value this server sealed opens; re-sealing what opened
+			// must give the same value back.
+			if h.sealFlash(got) != v && len(v) <= maxFlash {
+				body, _, _ := strings.Cut(v, ".")
+				if h.flashMAC(body) != v[len(body)+1:] {
+					t.Fatalf("opened a value with a wrong MAC: %q", v)
+				}
+			}
+		}
+		if got.Message == "" || got.Status < 400 || got.Status > 599 {
+			t.Fatalf("opened %q to %+v", v, got)
+		}
+	})
+}

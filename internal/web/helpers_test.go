@@ -27,6 +27,10 @@ func TestMain(m *testing.M) { apptest.Main(m) }
 
 const school = "tst"
 
+// platformName is the platform's configured name in these tests, so that
+// every page and both channels are seen to use it (not the default).
+const platformName = "渝校缴费平台"
+
 // Every test student owes the same two projects: 学费住宿费 (学费 5800.00 and
 // 住宿费 1200.00 mandatory, 提档费 50.00 optional) and 代收费 (教材费 520.00
 // optional).
@@ -43,7 +47,7 @@ func boot(t *testing.T) *app.Server {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	srv, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "web.db"),
-		Sandbox: true, SandboxKeys: apptest.KeysDir(), TimeScale: 0.001, Log: log,
+		Sandbox: true, SandboxKeys: apptest.KeysDir(), TimeScale: 0.001, Log: log, PlatformName: platformName,
 		Payments: payment.Config{FirstQuery: 500 * time.Millisecond, QueryInterval: 500 * time.Millisecond, QueryMaxInterval: time.Second},
 		Worker:   worker.Config{Poll: 100 * time.Millisecond, Lease: 30 * time.Second, MaxAttempts: 200, Batch: 20}})
 	if err != nil {

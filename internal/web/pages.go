@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,12 +14,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/skip2/go-qrcode"
-
 	"campuspay/internal/apperr"
 	"campuspay/internal/auth"
 	"campuspay/internal/billing"
-	"campuspay/internal/money"
 	"campuspay/internal/payment"
 )
 
@@ -38,11 +36,11 @@ func (h *handler) home(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, nil, err)
 		return
 	}
-	pg := homePage{layout: layout{Title: "校园缴费平台"}, Sandbox: h.Sandbox}
+	pg := homePage{layout: layout{Title: h.PlatformName}, Sandbox: h.Sandbox}
 	for _, s := range schools {
 		pg.Schools = append(pg.Schools, schoolLink{Name: s.Name, Region: s.RegionName, URL: schoolPath(s.Code)})
 	}
-	h.render(w, http.StatusOK, "home", pg)
+	h.render(w, http.StatusOK, "home", &pg)
 }
 
 // ---- login, logout, password ----
@@ -67,14 +65,18 @@ func (h *handler) loginPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pg := h.newLoginPage(w, r, sc)
+	status := http.StatusOK
 	switch {
 	case r.URL.Query().Get("expired") == "1":
 		pg.Notice = "登录已超时（15 分钟无操作），请重新登录"
 	case r.URL.Query().Get("bye") == "1":
 		pg.Notice = "您已安全退出"
 	}
+	if f, ok := h.takeFlash(w, r, code); ok {
+		status, pg.Error, pg.StudentNo, pg.Notice = f.Status, &errorView{Message: f.Message, Hint: f.Hint}, f.StudentNo, ""
+	}
 	w.Header().Set("Cache-Control", "no-store")
-	h.render(w, http.StatusOK, "login", pg)
+	h.render(w, status, "login", &pg)
 }
 
 func (h *handler) newLoginPage(w http.ResponseWriter, r *http.Request, sc billing.School) loginPage {
@@ -100,17 +102,29 @@ func (h *handler) loginToken(nonce string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
+// loginAgain is the login page to send a refused login back to.
+func loginAgain(code, next string) string {
+	u := schoolPath(code, "login")
+	if next != "" {
+		u += "?" + url.Values{"next": {next}}.Encode()
+	}
+	return u
+}
+
+// login checks the form; a refusal goes back to the login page by
+// redirect (its words in a flash), so Back never posts the password again.
 func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("school")
-	sc, err := h.Schools.School(r.Context(), code)
-	if err != nil {
+	if _, err := h.Schools.School(r.Context(), code); err != nil {
 		h.fail(w, r, nil, err)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	nonce := cookieValue(r, loginCookie)
+	next := r.PostFormValue("next")
 	if len(nonce) < 32 || !auth.EqualConstantTime(r.PostFormValue("csrf"), h.loginToken(nonce)) {
-		h.renderError(w, r, http.StatusForbidden, "页面已过期，请刷新登录页面后重新登录", schoolPath(code, "login"))
+		h.setFlash(w, r, code, flash{Status: http.StatusForbidden, Message: "页面已过期，请重新输入学号和密码登录"})
+		http.Redirect(w, r, loginAgain(code, next), http.StatusSeeOther)
 		return
 	}
 	no := strings.TrimSpace(r.PostFormValue("student_no"))
@@ -121,18 +135,17 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		if token, _, err = h.Auth.NewSession(r.Context(), "web", st.ID); err == nil {
 			setCookie(w, r, sessionCookie, token, code, http.SameSiteLaxMode, 0)
 			setCookie(w, r, loginCookie, "", code, http.SameSiteStrictMode, -1)
-			next := safeNext(r.PostFormValue("next"), code)
+			to := safeNext(next, code)
 			if st.MustChangePassword {
-				next = schoolPath(code, "password")
+				to = schoolPath(code, "password")
 			}
-			http.Redirect(w, r, next, http.StatusSeeOther)
+			http.Redirect(w, r, to, http.StatusSeeOther)
 			return
 		}
 	}
 	status, v := h.viewOf(r, err)
-	pg := h.newLoginPage(w, r, sc)
-	pg.StudentNo, pg.Next, pg.Error = no, r.PostFormValue("next"), &v
-	h.render(w, status, "login", pg)
+	h.setFlash(w, r, code, flash{Status: status, Message: v.Message, Hint: v.Hint, StudentNo: no})
+	http.Redirect(w, r, loginAgain(code, next), http.StatusSeeOther)
 }
 
 func (h *handler) logout(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -152,11 +165,21 @@ type passwordPage struct {
 }
 
 func (h *handler) passwordPage(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	h.render(w, http.StatusOK, "password", h.newPasswordPage(p))
+	pg := h.newPasswordPage(p)
+	status := http.StatusOK
+	if f, ok := h.takeFlash(w, r, p.School.Code); ok {
+		status, pg.Error = f.Status, &errorView{Message: f.Message, Hint: f.Hint}
+	}
+	h.render(w, status, "password", &pg)
+}
+
+// passwordRule is R5's rule as the page shows it under the field.
+func passwordRule() string {
+	return "要求：" + strings.TrimPrefix(auth.PasswordRule(), "新密码：")
 }
 
 func (h *handler) newPasswordPage(p auth.Principal) passwordPage {
-	pg := passwordPage{layout: layoutOf(p, "修改密码", "password"), Must: p.Student.MustChangePassword, Rule: auth.PasswordRule()}
+	pg := passwordPage{layout: layoutOf(p, "修改密码", "password"), Must: p.Student.MustChangePassword, Rule: passwordRule()}
 	if pg.Must {
 		pg.Notice = "首次登录请先修改初始密码，修改后才能查看和缴纳费用。为确认是您本人，请同时填写下面的身份信息。"
 		pg.Identity = p.IdentityField()
@@ -175,12 +198,11 @@ func (h *handler) changePassword(w http.ResponseWriter, r *http.Request, p auth.
 	}
 	if err != nil {
 		status, v := h.viewOf(r, err)
-		pg := h.newPasswordPage(p)
 		if v.Hint == "" && apperr.CodeOf(err) != auth.CodeWeakPassword && apperr.CodeOf(err) != auth.CodeIdentityMismatch {
-			v.Hint = pg.Rule
+			v.Hint = "新密码" + passwordRule()
 		}
-		pg.Error = &v
-		h.render(w, status, "password", pg)
+		h.setFlash(w, r, p.School.Code, flash{Status: status, Message: v.Message, Hint: v.Hint})
+		http.Redirect(w, r, schoolPath(p.School.Code, "password"), http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, schoolPath(p.School.Code, "fees")+"?done=password", http.StatusSeeOther)
@@ -193,21 +215,25 @@ type feesPage struct {
 	Projects       []projectView
 	HasUnpaid      bool
 	Total          string
+	Free           bool // the board proposes fewer lines: nothing is locked
 	Open           []orderView
 	Paid           []paidView
 	PaidTotal      string
 	OutstandingDue string
 	Rules          rulesView
+	CheckURL       string // the live rule check the script asks as the student ticks
+	Conflict       bool   // some note says the ticked items cannot be paid together
 }
 
 type projectView struct {
 	ID          int64
 	Name        string
-	Check       bool // the R8 ✓: this project is the one to pay now
+	Check       bool // the R8 ✓: this project is the selection's
 	Items       []itemView
 	UnpaidTotal string
 	SelectAll   string // no-JS 全选: the fee page with this project's items selected
 	Selectable  bool
+	Notes       []string // where the ticked items break a rule, said in this project's box
 }
 
 type itemView struct {
@@ -220,8 +246,11 @@ type itemView struct {
 	Checked    bool
 	Selectable bool
 	Paid       bool
+	Conflict   bool // ticked, and breaks a rule a note explains
 	HeldBy     string
 	HeldUntil  string
+	HeldHow    string // the holding order's channel
+	HeldURL    string // the holding order's page
 	PaidAmount string
 }
 
@@ -241,46 +270,85 @@ func rulesOf(p billing.Policy) rulesView {
 	}
 }
 
-// feesModel lays out the board; sel, when not nil, is the selection to
-// show ticked instead of the default (after a refusal, or ?select=).
-func (h *handler) feesModel(ctx context.Context, p auth.Principal, sel []int64) (feesPage, error) {
+// idsParam writes line ids for a URL: "1,2,3".
+func idsParam(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(s, ",")
+}
+
+// feesURL is the fee page showing a selection; check asks it to say why
+// the rules refuse that selection (the answer to a refused post).
+func feesURL(code string, sel []int64, free, check bool) string {
+	q := url.Values{"select": {idsParam(sel)}}
+	if len(sel) == 0 {
+		q.Set("select", "0") // an empty selection, not the default one
+	}
+	if free {
+		q.Set("free", "1")
+	}
+	if check {
+		q.Set("check", "1")
+	}
+	return schoolPath(code, "fees") + "?" + q.Encode()
+}
+
+// feesModel lays out the board with a selection over it (billing's
+// Board.Select): sel nil is the default; locks keeps R7's pre-ticked
+// lines ticked and locked, as every board shows them unless it proposes
+// fewer lines (free). The locks, the ✓ and the notes are the same before
+// and after any answer.
+func (h *handler) feesModel(ctx context.Context, p auth.Principal, sel []int64, locks bool) (feesPage, error) {
 	pol := p.School.Policy
 	b, err := h.Payments.Board(ctx, p.Student.ID, pol)
 	if err != nil {
 		return feesPage{}, err
 	}
-	chosen := map[int64]bool{}
-	for _, id := range sel {
-		chosen[id] = true
+	s := b.Select(pol, sel, locks)
+	pg := feesPage{layout: layoutOf(p, "缴费", "fees"), HasUnpaid: b.HasUnpaid, Rules: rulesOf(pol), Free: !locks,
+		PaidTotal: b.PaidTotal.Yuan(), OutstandingDue: b.OutstandingDue.Yuan(), Total: s.Amount.Yuan(),
+		CheckURL: schoolPath(p.School.Code, "fees", "check")}
+	pg.Script = true // running total, 全选 and the rules said as the student ticks; the form works without it
+	for _, no := range b.OpenOrderNos {
+		o, err := h.Payments.StudentOrder(ctx, p.Student.ID, no)
+		if err != nil {
+			return pg, err
+		}
+		pg.Open = append(pg.Open, h.orderViewOf(p, o))
 	}
-	pg := feesPage{layout: layoutOf(p, "缴费", "fees"), HasUnpaid: b.HasUnpaid, Rules: rulesOf(pol),
-		PaidTotal: b.PaidTotal.Yuan(), OutstandingDue: b.OutstandingDue.Yuan()}
-	pg.Script = true // running total and 全选; the form works without it
-	var total money.Fen
+	how := map[string]orderView{}
+	for _, o := range pg.Open {
+		how[o.OrderNo] = o
+	}
+	conflict := map[int64]bool{}
+	notes := map[int64][]string{}
+	for _, n := range s.Notes {
+		notes[n.ProjectID] = append(notes[n.ProjectID], n.Text)
+		for _, id := range n.Lines {
+			conflict[id] = true
+		}
+	}
+	pg.Conflict = len(s.Notes) > 0
 	for _, bp := range b.Projects {
-		pv := projectView{ID: bp.ID, Name: bp.Name, Check: bp.SelectedLock && sel == nil, UnpaidTotal: bp.UnpaidTotal.Yuan()}
-		var all []string
+		pv := projectView{ID: bp.ID, Name: bp.Name, Check: bp.ID == s.Project, UnpaidTotal: bp.UnpaidTotal.Yuan(), Notes: notes[bp.ID]}
+		var all []int64
 		for _, it := range bp.Items {
 			iv := itemView{ID: it.ID, Name: it.ItemName, Amount: it.Amount.Yuan(), Fen: int64(it.Unpaid()), Mandatory: it.Mandatory,
-				Selectable: it.Selectable, HeldBy: it.HeldBy, HeldUntil: fmtTime(it.HeldUntil)}
+				Selectable: it.Selectable, Locked: s.Locked[it.ID], Checked: s.Checked[it.ID], Conflict: conflict[it.ID]}
 			switch it.Status {
 			case billing.StatusPaid:
 				iv.Paid = true
 				pg.Paid = append(pg.Paid, paidView{Project: bp.Name, Item: it.ItemName, Amount: it.Paid.Yuan()})
+			case billing.StatusLocked:
+				iv.HeldBy, iv.HeldUntil = it.HeldBy, fmtClock(it.HeldUntil, h.Now())
+				if o, ok := how[it.HeldBy]; ok {
+					iv.HeldHow, iv.HeldURL = o.Channel, o.URL
+				}
 			case billing.StatusUnpaid:
 				pv.Selectable = true
-				all = append(all, strconv.FormatInt(it.ID, 10))
-				if sel == nil {
-					iv.Locked, iv.Checked = it.PreTicked, it.PreTicked
-				} else {
-					iv.Checked = chosen[it.ID]
-				}
-				if iv.Checked {
-					total += it.Unpaid()
-					if sel != nil && pol.OneProjectPerOrder {
-						pv.Check = true
-					}
-				}
+				all = append(all, it.ID)
 			}
 			if it.Paid > 0 && !it.IsPaid() {
 				iv.PaidAmount = it.Paid.Yuan()
@@ -288,17 +356,9 @@ func (h *handler) feesModel(ctx context.Context, p auth.Principal, sel []int64) 
 			pv.Items = append(pv.Items, iv)
 		}
 		if len(all) > 0 {
-			pv.SelectAll = schoolPath(p.School.Code, "fees") + "?select=" + strings.Join(all, ",")
+			pv.SelectAll = feesURL(p.School.Code, all, !locks, false)
 		}
 		pg.Projects = append(pg.Projects, pv)
-	}
-	pg.Total = total.Yuan()
-	for _, no := range b.OpenOrderNos {
-		o, err := h.Payments.StudentOrder(ctx, p.Student.ID, no)
-		if err != nil {
-			return pg, err
-		}
-		pg.Open = append(pg.Open, h.orderViewOf(p, o))
 	}
 	return pg, nil
 }
@@ -315,17 +375,39 @@ func parseIDs(vals []string) []int64 {
 	return out
 }
 
-func (h *handler) fees(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	var sel []int64
-	if q := r.URL.Query().Get("select"); q != "" {
-		sel = parseIDs([]string{q})
+// selectionOf reads ?select=: nil when absent (the default selection),
+// empty when present but naming nothing.
+func selectionOf(q url.Values) []int64 {
+	if !q.Has("select") {
+		return nil
 	}
-	pg, err := h.feesModel(r.Context(), p, sel)
+	if sel := parseIDs(q["select"]); sel != nil {
+		return sel
+	}
+	return []int64{}
+}
+
+func (h *handler) fees(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	q := r.URL.Query()
+	sel := selectionOf(q)
+	pg, err := h.feesModel(r.Context(), p, sel, q.Get("free") != "1")
 	if err != nil {
 		h.fail(w, r, &p, err)
 		return
 	}
-	q := r.URL.Query()
+	status := http.StatusOK
+	if q.Get("check") == "1" && sel != nil {
+		// The answer to a refused post, asked again: what the rules say of
+		// this selection now.
+		if _, err := h.Payments.Preview(r.Context(), p.Student.ID, p.School.Policy, sel); err != nil {
+			var v errorView
+			status, v = h.viewOf(r, err)
+			pg.Error = &v
+		}
+	}
+	if f, ok := h.takeFlash(w, r, p.School.Code); ok {
+		status, pg.Error = f.Status, &errorView{Message: f.Message, Hint: f.Hint}
+	}
 	var notes []string
 	if q.Get("done") == "password" {
 		notes = append(notes, "密码修改成功，请牢记新密码。")
@@ -333,24 +415,51 @@ func (h *handler) fees(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	if no := q.Get("cancelled"); payment.ValidOrderNo(no) {
 		notes = append(notes, "订单 "+no+" 已取消，可以重新选择缴费项目。")
 	}
-	if sel != nil {
+	if sel != nil && pg.Error == nil && q.Get("check") != "1" {
 		notes = append(notes, "已为您勾选所选项目，请核对后点击“支付”。")
 	}
 	pg.Notice = strings.Join(notes, "")
-	h.render(w, http.StatusOK, "fees", pg)
+	h.render(w, status, "fees", &pg)
 }
 
-// refuse re-renders the fee page with a rule refusal explained and the
-// student's selection kept.
-func (h *handler) refuse(w http.ResponseWriter, r *http.Request, p auth.Principal, sel []int64, cause error) {
-	pg, err := h.feesModel(r.Context(), p, sel)
+// checkJSON is the fee board's answer to a selection, for the script that
+// says the rules as the student ticks.
+type checkJSON struct {
+	Total   string     `json:"total"`
+	Project int64      `json:"project"`
+	Notes   []noteJSON `json:"notes"`
+}
+
+type noteJSON struct {
+	Project int64   `json:"project"`
+	Text    string  `json:"text"`
+	OrderNo string  `json:"order_no,omitempty"`
+	Items   []int64 `json:"items"`
+}
+
+// feesCheck lays the ticked items over the board (billing's Board.Select)
+// and says where they break a rule; nothing is held, and the pay button
+// still asks the server, which decides.
+func (h *handler) feesCheck(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	q := r.URL.Query()
+	sel := parseIDs(q["items"])
+	if sel == nil {
+		sel = []int64{}
+	}
+	b, err := h.Payments.Board(r.Context(), p.Student.ID, p.School.Policy)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	if err != nil {
-		h.fail(w, r, &p, err)
+		status, _ := h.viewOf(r, err)
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"error":%q}`, apperr.CodeOf(err))
 		return
 	}
-	status, v := h.viewOf(r, cause)
-	pg.Error = &v
-	h.render(w, status, "fees", pg)
+	s := b.Select(p.School.Policy, sel, q.Get("free") != "1")
+	out := checkJSON{Total: s.Amount.Yuan(), Project: s.Project, Notes: []noteJSON{}}
+	for _, n := range s.Notes {
+		out.Notes = append(out.Notes, noteJSON{Project: n.ProjectID, Text: n.Text, OrderNo: n.OrderNo, Items: n.Lines})
+	}
+	json.NewEncoder(w).Encode(out)
 }
 
 // ---- checkout and pay ----
@@ -360,8 +469,10 @@ type checkoutPage struct {
 	Items    []lineView
 	Total    string
 	IDs      []int64
+	Free     bool
 	Channels []channelOption
 	Warning  string
+	FeesURL  string // 返回修改: the fee page with this selection
 }
 
 type lineView struct{ Project, Item, Amount string }
@@ -374,31 +485,90 @@ type channelOption struct {
 // debitOnly is the seed's warning (R1), shown wherever a card is chosen.
 const debitOnly = "只支持中国银联储蓄卡/借记卡支付，不支持信用卡支付"
 
+// checkoutURL is the 支付信息 page of a selection.
+func checkoutURL(code string, ids []int64, free bool, channel string) string {
+	q := url.Values{"items": {idsParam(ids)}}
+	if free {
+		q.Set("free", "1")
+	}
+	if channel != "" {
+		q.Set("channel", channel)
+	}
+	return schoolPath(code, "checkout") + "?" + q.Encode()
+}
+
+// checkout takes the fee board's 支付: the selection goes on to the
+// 支付信息 page, or back to the board with the rule that refuses it, both
+// by redirect (post/redirect/get).
 func (h *handler) checkout(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	ids := parseIDs(r.PostForm["item"])
-	d, err := h.Payments.Preview(r.Context(), p.Student.ID, p.School.Policy, ids)
-	if err != nil {
+	ids, free := parseIDs(r.PostForm["item"]), r.PostFormValue("free") == "1"
+	if _, err := h.Payments.Preview(r.Context(), p.Student.ID, p.School.Policy, ids); err != nil {
 		if isRule(err) {
-			h.refuse(w, r, p, ids, err)
+			http.Redirect(w, r, feesURL(p.School.Code, ids, free, true), http.StatusSeeOther)
 		} else {
 			h.fail(w, r, &p, err)
 		}
 		return
 	}
-	h.render(w, http.StatusOK, "checkout", h.checkoutModel(p, d, ""))
+	http.Redirect(w, r, checkoutURL(p.School.Code, ids, free, ""), http.StatusSeeOther)
 }
 
-func (h *handler) checkoutModel(p auth.Principal, d billing.Decision, channel string) checkoutPage {
+// checkoutPage is 支付信息 for ?items=. Coming back to it (Back from the
+// channel) once those items are in an order leads to that order.
+func (h *handler) checkoutPage(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	q := r.URL.Query()
+	ids, free := parseIDs(q["items"]), q.Get("free") == "1"
+	d, err := h.Payments.Preview(r.Context(), p.Student.ID, p.School.Policy, ids)
+	if err != nil {
+		e, _ := apperr.As(err)
+		switch no, _ := detail(e, "order_no").(string); {
+		case apperr.CodeOf(err) == billing.CodeItemsLocked && payment.ValidOrderNo(no):
+			http.Redirect(w, r, schoolPath(p.School.Code, "orders", no), http.StatusSeeOther)
+		case isRule(err):
+			http.Redirect(w, r, feesURL(p.School.Code, ids, free, true), http.StatusSeeOther)
+		default:
+			h.fail(w, r, &p, err)
+		}
+		return
+	}
+	pg := h.checkoutModel(p, d, q.Get("channel"), deviceOf(r))
+	pg.Free, pg.FeesURL = free, feesURL(p.School.Code, ids, free, false)
+	pg.Script = true // reloaded, not restored, when the student comes Back to it
+	status := http.StatusOK
+	if f, ok := h.takeFlash(w, r, p.School.Code); ok {
+		status, pg.Error = f.Status, &errorView{Message: f.Message, Hint: f.Hint}
+	}
+	h.render(w, status, "checkout", &pg)
+}
+
+// detail is one of an error's details, or nil.
+func detail(e *apperr.Error, key string) any {
+	if e == nil {
+		return nil
+	}
+	return e.Details[key]
+}
+
+func (h *handler) checkoutModel(p auth.Principal, d billing.Decision, channel string, dev payment.Device) checkoutPage {
 	pg := checkoutPage{layout: layoutOf(p, "支付信息", "fees"), Total: d.Amount.Yuan(), Warning: debitOnly}
 	for _, l := range d.Lines {
 		pg.Items = append(pg.Items, lineView{Project: l.ProjectName, Item: l.ItemName, Amount: l.Unpaid().Yuan()})
 		pg.IDs = append(pg.IDs, l.ID)
 	}
 	for _, m := range h.Payments.Methods(p.School) {
-		pg.Channels = append(pg.Channels, channelOption{Value: m.Name, Label: m.Label, Note: m.Hint})
+		note := m.Hint
+		if dev == payment.Phone && m.PhoneHint != "" {
+			note = m.PhoneHint
+		}
+		pg.Channels = append(pg.Channels, channelOption{Value: m.Name, Label: m.Label, Note: note})
 	}
+	found := false
 	for i := range pg.Channels {
-		pg.Channels[i].Checked = pg.Channels[i].Value == channel || (channel == "" && i == 0)
+		pg.Channels[i].Checked = pg.Channels[i].Value == channel
+		found = found || pg.Channels[i].Checked
+	}
+	if !found && len(pg.Channels) > 0 {
+		pg.Channels[0].Checked = true
 	}
 	return pg
 }
@@ -409,10 +579,10 @@ func (h *handler) postBackURL(p auth.Principal, channel string) string {
 }
 
 // returnURL is where a channel that only redirects sends the payer back:
-// the order's page, which shows what the platform knows.
+// the order's page, which asks the platform and says it is confirming.
 func (h *handler) returnURL(p auth.Principal) func(string) string {
 	return func(orderNo string) string {
-		return h.Payments.Config().PublicURL + schoolPath(p.School.Code, "orders", orderNo)
+		return h.Payments.Config().PublicURL + schoolPath(p.School.Code, "orders", orderNo) + "?return=1"
 	}
 }
 
@@ -429,26 +599,25 @@ func deviceOf(r *http.Request) payment.Device {
 	return payment.Desktop
 }
 
+// pay makes the order and sends the browser on by redirect: to the
+// channel's page (WeChat H5), the QR page, or the page that posts the
+// UnionPay form. A refusal goes back by redirect too.
 func (h *handler) pay(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	ids := parseIDs(r.PostForm["item"])
+	ids, free := parseIDs(r.PostForm["item"]), r.PostFormValue("free") == "1"
 	channel := r.PostFormValue("channel")
 	co, err := h.Payments.Create(r.Context(), payment.CreateRequest{School: p.School, Student: p.Student, LineIDs: ids, Channel: channel,
 		Device: deviceOf(r), ClientIP: clientIP(r), PostBackURL: h.postBackURL(p, channel), ReturnURL: h.returnURL(p)})
 	if err != nil {
-		if c := apperr.CodeOf(err); c == "invalid_channel" || c == billing.CodeChannelDisabled {
-			if d, derr := h.Payments.Preview(r.Context(), p.Student.ID, p.School.Policy, ids); derr == nil {
-				status, v := h.viewOf(r, err)
-				pg := h.checkoutModel(p, d, channel)
-				pg.Error = &v
-				h.render(w, status, "checkout", pg)
-				return
-			}
+		code := apperr.CodeOf(err)
+		switch kind := apperr.HTTPStatus(err); {
+		case code == payment.CodeInvalidChannel || code == billing.CodeChannelDisabled || code == payment.CodeChannelNotConfigured ||
+			kind == http.StatusTooManyRequests || kind == http.StatusBadGateway:
+			h.redirectWithError(w, r, p.School.Code, err, checkoutURL(p.School.Code, ids, free, channel))
+		case isRule(err):
+			http.Redirect(w, r, feesURL(p.School.Code, ids, free, true), http.StatusSeeOther)
+		default:
+			h.fail(w, r, &p, err)
 		}
-		if isRule(err) {
-			h.refuse(w, r, p, ids, err)
-			return
-		}
-		h.fail(w, r, &p, err)
 		return
 	}
 	h.showPay(w, r, p, co.Order, co.Pay)
@@ -458,34 +627,28 @@ type unionPayPage struct {
 	layout
 	Action  string
 	Fields  []field
-	OrderNo string
-	Amount  string
+	Order   orderView
+	Warning string
 }
 
 type field struct{ Name, Value string }
 
-// showPay sends the student on to pay: the auto-submitting form to the
-// UnionPay gateway, or the WeChat QR page (by redirect, so reloading it
-// does not post again).
+// showPay sends the student on to pay, always by redirect: a phone's
+// browser to the channel's own page (WeChat H5), a computer to the QR
+// page, and UnionPay's signed form to the page that posts it.
 func (h *handler) showPay(w http.ResponseWriter, r *http.Request, p auth.Principal, o payment.Order, pay payment.PayInstruction) {
-	if pay.Type == payment.PayH5 {
-		// A phone's browser goes to the channel's own page and comes back
-		// to the order's page, which asks the platform.
+	switch pay.Type {
+	case payment.PayH5:
+		// The channel's page, and back to the order's page, which asks
+		// the platform.
 		http.Redirect(w, r, pay.URL, http.StatusSeeOther)
-		return
-	}
-	if pay.Type == payment.PayQR {
-		h.codes.put(o.OrderNo, pay.CodeURL)
+	case payment.PayQR:
+		h.pays.put(o.OrderNo, payment.Desktop, pay)
 		http.Redirect(w, r, schoolPath(p.School.Code, "orders", o.OrderNo), http.StatusSeeOther)
-		return
+	default:
+		h.pays.put(o.OrderNo, deviceOf(r), pay)
+		http.Redirect(w, r, schoolPath(p.School.Code, "orders", o.OrderNo, "pay"), http.StatusSeeOther)
 	}
-	pg := unionPayPage{layout: layoutOf(p, "前往银联支付", "fees"), Action: pay.URL, OrderNo: o.OrderNo, Amount: o.Amount.Yuan()}
-	for k, v := range pay.Fields {
-		pg.Fields = append(pg.Fields, field{k, v})
-	}
-	sort.Slice(pg.Fields, func(i, j int) bool { return pg.Fields[i].Name < pg.Fields[j].Name })
-	allowFormAction(w, pay.URL)
-	h.render(w, http.StatusOK, "unionpay", pg)
 }
 
 // channelReturn takes a channel's front return (返回商户) posted through
@@ -507,265 +670,12 @@ func (h *handler) channelReturn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, schoolPath(code, "orders", n.Result.OrderNo), http.StatusSeeOther)
 }
 
-// ---- orders ----
-
-type orderView struct {
-	OrderNo, Status, Label, Channel, Amount string
-	Created, Expires, PaidAt                string
-	Items                                   []lineView
-	ItemNames                               string
-	Open, Paid                              bool
-	MaskedCard                              string
-	URL, PayURL, CancelURL                  string
-	FailureMessage                          string
-}
-
-func (h *handler) orderViewOf(p auth.Principal, o payment.Order) orderView {
-	v := orderView{OrderNo: o.OrderNo, Status: string(o.Status), Label: o.Status.Label(), Channel: h.channelLabel(p, o.Channel),
-		Amount: o.Amount.Yuan(), Created: fmtTime(o.CreatedAt), Expires: fmtTime(o.ExpiresAt), PaidAt: fmtTime(o.PaidAt),
-		Open: o.Status.Open(), Paid: o.Status == payment.StatusPaid, MaskedCard: o.MaskedCard,
-		URL: schoolPath(p.School.Code, "orders", o.OrderNo)}
-	if v.MaskedCard != "" && !strings.Contains(v.MaskedCard, "*") {
-		v.MaskedCard = billing.MaskCard(v.MaskedCard)
+// sortFields orders a form's fields by name.
+func sortFields(m map[string]string) []field {
+	out := make([]field, 0, len(m))
+	for k, v := range m {
+		out = append(out, field{k, v})
 	}
-	var names []string
-	for _, l := range o.Lines {
-		v.Items = append(v.Items, lineView{Project: l.ProjectName, Item: l.ItemName, Amount: l.Amount.Yuan()})
-		names = append(names, l.ItemName)
-	}
-	v.ItemNames = strings.Join(names, "、")
-	if v.Open {
-		v.PayURL = v.URL + "/pay"
-		v.CancelURL = v.URL + "/cancel"
-	}
-	if e := payment.Explain(o); e != nil {
-		v.FailureMessage = e.Title
-	}
-	return v
-}
-
-type ordersPage struct {
-	layout
-	Orders    []orderView
-	Paid      []paidView
-	PaidTotal string
-}
-
-func (h *handler) orders(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	os, err := h.Payments.StudentOrders(r.Context(), p.Student.ID)
-	if err != nil {
-		h.fail(w, r, &p, err)
-		return
-	}
-	lines, err := h.Payments.StudentLines(r.Context(), p.Student.ID)
-	if err != nil {
-		h.fail(w, r, &p, err)
-		return
-	}
-	pg := ordersPage{layout: layoutOf(p, "缴费记录", "orders")}
-	for _, o := range os {
-		pg.Orders = append(pg.Orders, h.orderViewOf(p, o))
-	}
-	var paid money.Fen
-	for _, l := range lines {
-		if l.Paid > 0 {
-			pg.Paid = append(pg.Paid, paidView{Project: l.ProjectName, Item: l.ItemName, Amount: l.Paid.Yuan()})
-			paid += l.Paid
-		}
-	}
-	pg.PaidTotal = paid.Yuan()
-	h.render(w, http.StatusOK, "orders", pg)
-}
-
-func (h *handler) ownOrder(r *http.Request, p auth.Principal) (payment.Order, error) {
-	return h.Payments.StudentOrder(r.Context(), p.Student.ID, r.PathValue("order_no"))
-}
-
-// channelLabel is a channel's name as students read it.
-func (h *handler) channelLabel(p auth.Principal, name string) string {
-	for _, m := range h.Payments.Methods(p.School) {
-		if m.Name == name {
-			return m.Label
-		}
-	}
-	return name
-}
-
-type orderPage struct {
-	layout
-	Order   orderView
-	Failure *failureView
-}
-
-type failureView struct {
-	Message  string
-	Advice   []string
-	WaysOut  []string
-	Fit      []lineView
-	FitTotal string
-	FitURL   string
-	FitIDs   string // "1,2": cancel this order, then tick these
-	Limit    string
-}
-
-type waitingPage struct {
-	layout
-	Order      orderView
-	QRURL      string
-	SandboxURL string
-	StatusURL  string
-	Warning    string
-}
-
-func (h *handler) order(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	o, err := h.ownOrder(r, p)
-	if err != nil {
-		h.fail(w, r, &p, err)
-		return
-	}
-	v := h.orderViewOf(p, o)
-	if code := h.codes.get(o.OrderNo); code != "" && o.Status.Open() && h.Now().Before(o.ExpiresAt) {
-		pg := waitingPage{layout: layoutOf(p, "微信支付", "orders"), Order: v, QRURL: v.URL + "/qr.png", StatusURL: v.URL + "/status",
-			Warning: "请使用手机微信扫描电脑屏幕上的二维码，请勿扫描他人发来的二维码截图"}
-		pg.Refresh, pg.Script = 3, true
-		if h.PayerPage != nil {
-			pg.SandboxURL = h.PayerPage(code)
-		}
-		h.render(w, http.StatusOK, "wechat", pg)
-		return
-	}
-	title := "订单详情"
-	switch {
-	case o.Status == payment.StatusPaid:
-		title = "支付成功"
-	case o.FailureCode != "":
-		title = "支付未成功"
-	}
-	pg := orderPage{layout: layoutOf(p, title, "orders"), Order: v, Failure: h.failureOf(r.Context(), p, o)}
-	h.render(w, http.StatusOK, "order", pg)
-}
-
-// failureOf explains a channel refusal (payment.Explain: the seed's words,
-// R2's three ways out and the items that fit under the limit) with a link
-// that ticks those items on the fee page.
-func (h *handler) failureOf(ctx context.Context, p auth.Principal, o payment.Order) *failureView {
-	e := h.Payments.Explain(ctx, o, p.School.Policy)
-	if e == nil {
-		return nil
-	}
-	fv := &failureView{Message: e.Title, WaysOut: e.WaysOut}
-	if e.Advice != "" && len(e.WaysOut) == 0 {
-		fv.Advice = append(fv.Advice, e.Advice)
-	}
-	if e.Limit > 0 {
-		fv.Limit = e.Limit.Yuan()
-	}
-	var ids []string
-	for _, l := range e.Fit {
-		fv.Fit = append(fv.Fit, lineView{Project: l.ProjectName, Item: l.ItemName, Amount: l.Unpaid().Yuan()})
-		ids = append(ids, strconv.FormatInt(l.ID, 10))
-	}
-	if len(ids) > 0 {
-		fv.FitTotal = e.FitSum.Yuan()
-		fv.FitIDs = strings.Join(ids, ",")
-		fv.FitURL = schoolPath(p.School.Code, "fees") + "?select=" + url.QueryEscape(strings.Join(ids, ","))
-	}
-	return fv
-}
-
-type statusJSON struct {
-	OrderNo string `json:"order_no"`
-	Status  string `json:"status"`
-	Label   string `json:"label"`
-	Final   bool   `json:"final"`
-}
-
-func (h *handler) orderStatus(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	o, err := h.ownOrder(r, p)
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	if err != nil {
-		w.WriteHeader(apperr.HTTPStatus(err))
-		fmt.Fprintf(w, `{"error":%q}`, apperr.CodeOf(err))
-		return
-	}
-	final := !o.Status.Open() || !h.Now().Before(o.ExpiresAt)
-	b := fmt.Sprintf(`{"order_no":%q,"status":%q,"label":%q,"final":%t}`, o.OrderNo, o.Status, o.Status.Label(), final)
-	io.WriteString(w, b)
-}
-
-// codeURL is the order's WeChat code_url, from the cache or the channel.
-func (h *handler) codeURL(r *http.Request, p auth.Principal, o payment.Order) (string, error) {
-	if c := h.codes.get(o.OrderNo); c != "" {
-		return c, nil
-	}
-	pay, err := h.Payments.Resume(r.Context(), o, h.resumeRequest(r, p, o))
-	if err != nil {
-		return "", err
-	}
-	if pay.Type != payment.PayQR {
-		return "", apperr.New(apperr.NotFound, payment.CodeOrderNotPayable, "该订单无需扫码支付")
-	}
-	h.codes.put(o.OrderNo, pay.CodeURL)
-	return pay.CodeURL, nil
-}
-
-func (h *handler) qr(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	o, err := h.ownOrder(r, p)
-	if err == nil && !o.Status.Open() {
-		err = apperr.New(apperr.NotFound, "order_not_payable", "该订单已关闭或已支付，无需继续支付")
-	}
-	var code string
-	if err == nil {
-		code, err = h.codeURL(r, p, o)
-	}
-	if err != nil {
-		http.Error(w, "二维码不可用", apperr.HTTPStatus(err))
-		return
-	}
-	png, err := qrcode.Encode(code, qrcode.Medium, 256)
-	if err != nil {
-		h.Log.Error("web: qr", "order_no", o.OrderNo, "err", err)
-		http.Error(w, "二维码生成失败", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "image/png")
-	w.Header().Set("Cache-Control", "private, max-age=600")
-	w.Write(png)
-}
-
-func (h *handler) resume(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	o, err := h.ownOrder(r, p)
-	if err != nil {
-		h.fail(w, r, &p, err)
-		return
-	}
-	if o.Status == payment.StatusPaid || !o.Status.Open() {
-		http.Redirect(w, r, schoolPath(p.School.Code, "orders", o.OrderNo), http.StatusSeeOther)
-		return
-	}
-	pay, err := h.Payments.Resume(r.Context(), o, h.resumeRequest(r, p, o))
-	if err != nil {
-		h.fail(w, r, &p, err)
-		return
-	}
-	h.showPay(w, r, p, o, pay)
-}
-
-func (h *handler) cancel(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	no := r.PathValue("order_no")
-	_, err := h.Payments.Cancel(r.Context(), p.Student.ID, no)
-	switch c := apperr.CodeOf(err); {
-	case err == nil:
-		q := url.Values{"cancelled": {no}}
-		if sel := parseIDs([]string{r.PostFormValue("select")}); len(sel) > 0 {
-			q.Set("select", r.PostFormValue("select"))
-		}
-		http.Redirect(w, r, schoolPath(p.School.Code, "fees")+"?"+q.Encode(), http.StatusSeeOther)
-	case c == "order_already_paid" || c == "order_not_cancellable":
-		http.Redirect(w, r, schoolPath(p.School.Code, "orders", no), http.StatusSeeOther)
-	case c == "order_not_found":
-		h.fail(w, r, &p, err)
-	default:
-		h.refuse(w, r, p, nil, err)
-	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }

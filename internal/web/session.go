@@ -73,7 +73,8 @@ func (h *handler) student(feePage bool, fn studentFunc) http.HandlerFunc {
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			if !auth.EqualConstantTime(r.PostFormValue("csrf"), p.CSRF) || p.CSRF == "" {
-				h.renderError(w, r, http.StatusForbidden, "页面已过期或请求来源不明，请返回重新操作", schoolPath(code, "fees"))
+				h.setFlash(w, r, code, flash{Status: http.StatusForbidden, Message: "页面已过期或请求来源不明，请重新操作"})
+				http.Redirect(w, r, schoolPath(code, "fees"), http.StatusSeeOther)
 				return
 			}
 		}
@@ -123,6 +124,7 @@ var hints = map[string]string{
 	"channel_unavailable":       "请稍后再试；如仍无法支付，请联系客服。",
 	"order_not_payable":         "请返回缴费页面重新选择项目。",
 	"order_not_found":           "请在“缴费记录”中查看您的订单。",
+	auth.CodeLoginLocked:        "为保护账号安全，连续输错密码后需稍等片刻再试；如忘记密码，请联系学校财务处重置。",
 }
 
 // errorView is an error as a page shows it: the message and what to do.
@@ -139,7 +141,13 @@ func (h *handler) viewOf(r *http.Request, err error) (int, errorView) {
 	if status >= 500 {
 		h.Log.Error("web error", "path", r.URL.Path, "code", code, "err", err)
 	}
-	return status, errorView{Message: msg, Hint: hints[code]}
+	hint := hints[code]
+	if e, ok := apperr.As(err); ok && code == billing.CodeMandatoryFirst && e.Details["order_no"] != nil {
+		// The mandatory lines missing are in an open order: that order is
+		// the way on, not ticking what cannot be ticked.
+		hint = hints[billing.CodeItemsLocked]
+	}
+	return status, errorView{Message: msg, Hint: hint}
 }
 
 // fail renders an error page for err.

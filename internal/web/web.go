@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +49,7 @@ type Payments interface {
 	StudentLines(ctx context.Context, studentID int64) ([]billing.Line, error)
 	Explain(ctx context.Context, o payment.Order, p billing.Policy) *payment.Explanation
 	HandleNotification(ctx context.Context, channel string, header map[string][]string, body []byte, source string) (payment.Notified, error)
+	StudentAttempts(ctx context.Context, studentID int64) ([]payment.Attempt, error)
 	Config() payment.Config
 }
 
@@ -73,6 +75,10 @@ type Deps struct {
 	PayerPage func(codeURL string) string
 	// Sandbox says the sandbox is on, for the home page's link to it.
 	Sandbox bool
+	// PlatformName is the platform's one name on every page (and, set
+	// alike in payment.Config.Merchant, at the channel); "" means
+	// DefaultPlatformName.
+	PlatformName string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (throttles count per client address).
 	TrustedProxies []netip.Prefix
@@ -91,9 +97,18 @@ var files embed.FS
 var (
 	styleCSS     template.CSS
 	appJS        template.JS
-	autoSubmitJS template.JS = `document.getElementById("unionpay-form").submit();`
-	cspBase      string
+	autoSubmitJS template.JS = `(function () {
+  var back = function () { document.documentElement.className += " came-back"; };
+  window.addEventListener("pageshow", function (e) { if (e.persisted) { back(); } });
+  var nav = window.performance && performance.getEntriesByType && performance.getEntriesByType("navigation")[0];
+  if (nav && nav.type === "back_forward") { back(); return; }
+  document.getElementById("unionpay-form").submit();
+})();`
+	cspBase string
 )
+
+// DefaultPlatformName is the platform's name when Deps leaves it empty.
+const DefaultPlatformName = "校园缴费平台"
 
 func init() {
 	css, err := fs.ReadFile(files, "assets/style.css")
@@ -118,7 +133,7 @@ func hash(s string) string {
 type handler struct {
 	Deps
 	pages *pageSet
-	codes *codeCache
+	pays  *payCache
 }
 
 // NewHandler builds the portal: the home page at "/" (every school's
@@ -130,13 +145,16 @@ func NewHandler(d Deps) http.Handler {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	if d.PlatformName == "" {
+		d.PlatformName = DefaultPlatformName
+	}
 	if len(d.Secret) == 0 {
 		d.Secret = make([]byte, 32)
 		if _, err := rand.Read(d.Secret); err != nil {
 			panic(err)
 		}
 	}
-	h := &handler{Deps: d, pages: loadPages(), codes: &codeCache{m: map[string]string{}}}
+	h := &handler{Deps: d, pages: loadPages(), pays: &payCache{m: map[string]payment.PayInstruction{}}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.home)
 	mux.HandleFunc("GET /s/{school}/{$}", h.loginPage)
@@ -146,7 +164,9 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("GET /s/{school}/password", h.student(false, h.passwordPage))
 	mux.HandleFunc("POST /s/{school}/password", h.student(false, h.changePassword))
 	mux.HandleFunc("GET /s/{school}/fees", h.student(true, h.fees))
+	mux.HandleFunc("GET /s/{school}/fees/check", h.student(true, h.feesCheck))
 	mux.HandleFunc("POST /s/{school}/checkout", h.student(true, h.checkout))
+	mux.HandleFunc("GET /s/{school}/checkout", h.student(true, h.checkoutPage))
 	mux.HandleFunc("POST /s/{school}/pay", h.student(true, h.pay))
 	mux.HandleFunc("POST /s/{school}/return/{channel}", h.channelReturn)
 	mux.HandleFunc("GET /s/{school}/orders", h.student(true, h.orders))
@@ -155,9 +175,8 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("GET /s/{school}/orders/{order_no}/qr.png", h.student(true, h.qr))
 	mux.HandleFunc("GET /s/{school}/orders/{order_no}/pay", h.student(true, h.resume))
 	mux.HandleFunc("POST /s/{school}/orders/{order_no}/cancel", h.student(true, h.cancel))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		h.renderError(w, r, http.StatusNotFound, "页面不存在", "")
-	})
+	mux.HandleFunc("/s/{school}/", h.notFound)
+	mux.HandleFunc("/", h.notFound)
 	// The first line against cross-site requests: a browser's
 	// cross-origin POST is refused before any handler runs, except the
 	// channel return, which the gateway posts from its own site (its
@@ -197,27 +216,39 @@ func allowFormAction(w http.ResponseWriter, target string) {
 	w.Header().Set("Content-Security-Policy", cspBase+" "+u.Scheme+"://"+u.Host)
 }
 
-// codeCache remembers each WeChat order's code_url, so the QR image and
-// the waiting page, reloaded every few seconds, do not ask the channel
+// payCache remembers how each order is paid on each kind of device (a
+// WeChat code_url, UnionPay's signed form), so that the page a POST
+// redirects to, the QR image and the waiting page do not ask the channel
 // again. It is only a cache: a miss asks the channel (Resume).
-type codeCache struct {
+type payCache struct {
 	mu sync.Mutex
-	m  map[string]string
+	m  map[string]payment.PayInstruction
 }
 
-func (c *codeCache) get(orderNo string) string {
+func payKey(orderNo string, d payment.Device) string { return orderNo + "/" + strconv.Itoa(int(d)) }
+
+func (c *payCache) get(orderNo string, d payment.Device) (payment.PayInstruction, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.m[orderNo]
+	pay, ok := c.m[payKey(orderNo, d)]
+	return pay, ok
 }
 
-func (c *codeCache) put(orderNo, codeURL string) {
+func (c *payCache) put(orderNo string, d payment.Device, pay payment.PayInstruction) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) > 10000 {
-		c.m = map[string]string{}
+		c.m = map[string]payment.PayInstruction{}
 	}
-	c.m[orderNo] = codeURL
+	c.m[payKey(orderNo, d)] = pay
+}
+
+// codeURL is an order's cached WeChat code_url, or "".
+func (c *payCache) codeURL(orderNo string) string {
+	if pay, ok := c.get(orderNo, payment.Desktop); ok && pay.Type == payment.PayQR {
+		return pay.CodeURL
+	}
+	return ""
 }
 
 // schoolPath is the path of a page of a school's portal.
@@ -232,4 +263,17 @@ func fmtTime(t time.Time) string {
 		return ""
 	}
 	return t.In(beijing).Format("2006-01-02 15:04")
+}
+
+// fmtClock is a time of today as a student reads it ("15:04"), with the
+// date when it is another day.
+func fmtClock(t, now time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	t, now = t.In(beijing), now.In(beijing)
+	if t.Year() == now.Year() && t.YearDay() == now.YearDay() {
+		return t.Format("15:04")
+	}
+	return t.Format("1月2日 15:04")
 }

@@ -2,11 +2,13 @@ package web_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +31,7 @@ func TestPortal(t *testing.T) {
 
 	t.Run("the login page shows the help line, the banks and the initial password hint", func(t *testing.T) {
 		p := newClient(t, srv.URL).get(base + "/")
-		for _, want := range []string{"400-028-1024", "周一至周五 9:00—20:00，周六 9:00—18:00", "中国工商银行、中国建设银行、中国农业银行",
+		for _, want := range []string{"400-028-1024", `<span class="nowrap">周一至周五 9:00—20:00</span>，<span class="nowrap">周六 9:00—18:00</span>`, "中国工商银行、中国建设银行、中国农业银行",
 			`placeholder="初始密码为 111111"`, `<label for="student_no">学号</label>`, `<label for="password">密码</label>`} {
 			if !strings.Contains(p.Body, want) {
 				t.Errorf("login page lacks %q", want)
@@ -205,7 +207,7 @@ func TestPortal(t *testing.T) {
 		tok, ids := csrf(t, p.Body), items(t, p.Body)
 		p = owner.post(base+"/pay", url.Values{"csrf": {tok}, "item": {ids["学费"], ids["住宿费"]}, "channel": {"wechat"}})
 		if p.Status != 200 || !strings.Contains(p.Body, "请使用手机微信扫描电脑屏幕上的二维码，请勿扫描他人发来的二维码截图") ||
-			!strings.Contains(p.Body, `http-equiv="refresh" content="3"`) || !strings.Contains(p.Body, "在沙箱中模拟手机扫码支付") {
+			!strings.Contains(p.Body, `<noscript><meta http-equiv="refresh" content="5"></noscript>`) || !strings.Contains(p.Body, "在沙箱中模拟手机扫码支付") {
 			t.Fatalf("wechat page: %d\n%.2000s", p.Status, p.Body)
 		}
 		orderPath := strings.TrimPrefix(p.URL, srv.URL)
@@ -250,7 +252,8 @@ func TestPortal(t *testing.T) {
 			}
 		}
 		for _, want := range []string{"交易金额超限", "先缴纳在限额内的项目金额，隔天再缴纳余下的", "换另外一张银联储蓄卡/借记卡进行缴纳",
-			"开通网上银行的，可以进入该卡的网上银行提高当日或当月最高限额", "以下项目合计在限额内，可先缴纳：", "住宿费", "继续支付", "取消订单"} {
+			"开通网上银行的，可以进入该卡的网上银行提高当日或当月最高限额", "超过这张卡的可用限额，无论怎样分开缴纳，都无法用这张卡支付", "请换一张限额更高的银联储蓄卡/借记卡",
+			"以下项目合计在限额内，可先用这张卡缴纳：", "住宿费", "继续支付", "取消订单"} {
 			if !strings.Contains(o.Body, want) {
 				t.Errorf("order page lacks %q", want)
 			}
@@ -270,7 +273,7 @@ func TestPortal(t *testing.T) {
 			{"6225751000000000008", "13800000006", "68", "不支持信用卡支付"},
 			{"6222021000000000009", "13900000001", "66", "预留手机号确实错误了，请到银行柜台修改"},
 			{"6217002000000000002", "13800000004", "77", "请前往银行网点开通网银"},
-			{"6217991000000000005", "13800000005", "72", "登陆银联在线开通"},
+			{"6217991000000000005", "13800000005", "72", "登录银联在线开通"},
 			{"6216611000000000007", "13800000007", "64", "余额不足"},
 		} {
 			t.Run(tc.code, func(t *testing.T) {
@@ -374,4 +377,100 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+// TestFormPostsRedirect: every form a student posts is answered with a
+// redirect to a page (post/redirect/get), refused or not, so that Back and
+// reload never post it again; the answer's words travel in a flash that
+// only this server can write and that shows once.
+func TestFormPostsRedirect(t *testing.T) {
+	srv := boot(t)
+	base := "/s/" + school
+	c := newClient(t, srv.URL)
+	p := c.ready(studentNo(1))
+	tok, ids := csrf(t, p.Body), items(t, p.Body)
+	nf := c.noFollow()
+	lp := newClient(t, srv.URL)
+	lpage := lp.get(base + "/login")
+	for _, tc := range []struct {
+		name   string
+		c      *client
+		path   string
+		form   url.Values
+		to     string // where the redirect goes
+		status int    // what that page then answers
+		says   string
+	}{
+		{"a wrong password", lp.noFollow(), base + "/login", url.Values{"csrf": {csrf(t, lpage.Body)}, "student_no": {studentNo(2)}, "password": {"wrong-password"}},
+			base + "/login", http.StatusUnauthorized, "学号或密码错误"},
+		{"a login without its token", newClient(t, srv.URL).noFollow(), base + "/login", url.Values{"student_no": {studentNo(2)}, "password": {"x"}},
+			base + "/login", http.StatusForbidden, "页面已过期"},
+		{"a password change with two different new passwords", nf, base + "/password", url.Values{"csrf": {tok}, "old_password": {newPassword},
+			"new_password": {"abc12345x"}, "confirm_password": {"abc12345y"}}, base + "/password", 422, "两次输入的新密码不一致"},
+		{"a post without the session's token", nf, base + "/checkout", url.Values{"item": {ids["学费"]}},
+			base + "/fees", http.StatusForbidden, "页面已过期或请求来源不明"},
+		{"a selection of two projects", nf, base + "/checkout", url.Values{"csrf": {tok}, "item": {ids["学费"], ids["住宿费"], ids["教材费"]}},
+			base + "/fees?check=1&select=", 422, billing.SeedOneProject},
+		{"an allowed selection", nf, base + "/checkout", url.Values{"csrf": {tok}, "item": {ids["学费"], ids["住宿费"]}},
+			base + "/checkout?items=", http.StatusOK, "支付信息"},
+		{"an unknown channel", nf, base + "/pay", url.Values{"csrf": {tok}, "item": {ids["学费"], ids["住宿费"]}, "channel": {"bitcoin"}},
+			base + "/checkout?", 422, "请选择支付方式"},
+		{"a new UnionPay order", nf, base + "/pay", url.Values{"csrf": {tok}, "item": {ids["学费"], ids["住宿费"]}, "channel": {"unionpay"}},
+			base + "/orders/CP", http.StatusOK, `id="unionpay-form"`},
+		{"the same items again", nf, base + "/pay", url.Values{"csrf": {tok}, "item": {ids["学费"], ids["住宿费"]}, "channel": {"wechat"}},
+			base + "/fees?check=1&select=", http.StatusConflict, "「学费、住宿费」已在待支付订单"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.c.post(tc.path, tc.form)
+			loc := r.Header.Get("Location")
+			if r.Status != http.StatusSeeOther || !strings.HasPrefix(loc, tc.to) {
+				t.Fatalf("POST %s: %d to %q; want 303 to %s…\n%.800s", tc.path, r.Status, loc, tc.to, r.Body)
+			}
+			follow := &client{t: t, base: srv.URL, hc: &http.Client{Jar: tc.c.hc.Jar, Timeout: 20 * time.Second}}
+			g := follow.get(loc)
+			if g.Status != tc.status || !strings.Contains(html.UnescapeString(g.Body), tc.says) {
+				t.Fatalf("GET %s: %d; want %d with %q\n%.2500s", loc, g.Status, tc.status, tc.says, g.Body)
+			}
+			if tc.status >= 400 {
+				if again := follow.get(loc); strings.Contains(again.Body, `role="alert"`) && !strings.Contains(loc, "check=1") {
+					t.Errorf("the flash showed twice:\n%.800s", again.Body)
+				}
+			}
+		})
+	}
+	t.Run("a flash another site wrote is not shown", func(t *testing.T) {
+		jar := c.hc.Jar
+		u := mustURL(srv.URL + base + "/")
+		forged := base64.RawURLEncoding.EncodeToString([]byte(`{"s":422,"m":"请拨打 110-0000 领取退款"}`)) + ".bm90LXRoZS1tYWM"
+		jar.SetCookies(u, []*http.Cookie{{Name: "campuspay_flash", Value: forged, Path: base + "/"}})
+		if p := c.get(base + "/fees"); p.Status != 200 || strings.Contains(p.Body, "领取退款") {
+			t.Fatalf("forged flash shown: %d\n%.1500s", p.Status, p.Body)
+		}
+	})
+	t.Run("the fee board's check says the rules for a selection and holds nothing", func(t *testing.T) {
+		cc := newClient(t, srv.URL)
+		p := cc.ready(studentNo(3))
+		ids := items(t, p.Body)
+		var got struct {
+			Total   string `json:"total"`
+			Project int64  `json:"project"`
+			Notes   []struct {
+				Project int64   `json:"project"`
+				Text    string  `json:"text"`
+				Items   []int64 `json:"items"`
+			} `json:"notes"`
+		}
+		r := cc.get(base + "/fees/check?items=" + ids["学费"] + "," + ids["住宿费"] + "," + ids["教材费"])
+		if err := json.Unmarshal([]byte(r.Body), &got); err != nil || r.Status != 200 {
+			t.Fatalf("%d %s %v", r.Status, r.Body, err)
+		}
+		books, _ := strconv.ParseInt(ids["教材费"], 10, 64)
+		if got.Total != "7520.00" || got.Project == 0 || len(got.Notes) != 1 || !strings.Contains(got.Notes[0].Text, billing.SeedOneProject) ||
+			len(got.Notes[0].Items) != 1 || got.Notes[0].Items[0] != books || got.Notes[0].Project == got.Project {
+			t.Fatalf("check: %+v", got)
+		}
+		if p := cc.get(base + "/fees"); strings.Contains(p.Body, `class="card open-orders"`) {
+			t.Error("checking held something")
+		}
+	})
 }

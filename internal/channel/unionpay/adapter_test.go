@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -181,6 +182,12 @@ func TestCards(t *testing.T) {
 			}
 			if q.Status == payment.TxnFailed && q.RespMsg == "" {
 				t.Errorf("failed query without a message")
+			}
+			// Every answer names the card by its masked number and bank, a
+			// refusal too (the student's records show each attempt).
+			if c := upsim.Cards(); q.ChannelTxnID == "" || !strings.HasPrefix(q.MaskedCard, tc.card[:6]) || strings.Contains(q.MaskedCard, tc.card[6:15]) ||
+				(q.CardBank == "" && slices.ContainsFunc(c, func(c upsim.Card) bool { return c.No == tc.card })) {
+				t.Errorf("query names the attempt %q, card %q of %q", q.ChannelTxnID, q.MaskedCard, q.CardBank)
 			}
 		})
 	}

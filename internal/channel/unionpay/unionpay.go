@@ -309,6 +309,7 @@ func (a *Adapter) result(kv map[string]string, code, msg string) payment.Result 
 		OrderNo:      kv["orderId"],
 		ChannelTxnID: kv["queryId"],
 		MaskedCard:   kv["accNo"],
+		CardBank:     BankOf(kv["accNo"]),
 		RespCode:     code,
 		RespMsg:      msg,
 		Currency:     currency(kv["currencyCode"]),

@@ -119,7 +119,8 @@ const Name = "wechat"
 
 // Info names the channel.
 func (a *Adapter) Info() payment.ChannelInfo {
-	return payment.ChannelInfo{Name: Name, Label: "微信支付", Hint: "用手机微信扫描电脑屏幕上显示的二维码；在手机上则直接跳转到微信支付"}
+	return payment.ChannelInfo{Name: Name, Label: "微信支付", Hint: "用手机微信扫描电脑屏幕上显示的二维码",
+		PhoneHint: "将跳转到微信支付页面完成支付，完成后返回本页面查看结果"}
 }
 
 // Capabilities: unpaid orders can be closed (so a cancelled order cannot

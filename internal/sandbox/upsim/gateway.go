@@ -102,7 +102,11 @@ type order struct {
 	attempts int
 	lastCode string
 	lastMsg  string
-	txn      *Txn
+	// lastCard and lastQueryID are the latest refused attempt's masked
+	// card and transaction id, which its front return and queries carry.
+	lastCard    string
+	lastQueryID string
+	txn         *Txn
 	// cards are the card numbers entered at 下一步, by the opaque token the
 	// verification page carries instead of the number.
 	cards map[string]*cardEntry
@@ -317,23 +321,23 @@ func (g *Gateway) Pay(ctx context.Context, orderNo, cardNo, pin, phone, smsCode 
 	o.attempts++
 	if code != "00" {
 		o.lastCode, o.lastMsg = code, acp.Message(code)
+		g.refusedLocked(o, now, normalizeCard(cardNo))
 		if code == "68" {
 			o.lastMsg = creditRefusedMsg
 		}
 		if code == "33" {
 			// Say the limit, as real banks' pages do, so that the platform
-			// can propose the items that fit (R2; api.KnownLimit reads it).
-			o.lastMsg += "（本次可用限额 " + g.limitLeft(normalizeCard(cardNo), now).Yuan() + "）"
+			// can propose the items that fit (R2; unionpay.LimitIn reads it).
+			o.lastMsg += "，本次可用限额 ¥" + g.limitLeft(normalizeCard(cardNo), now).Yuan()
 		}
 		g.log.Info("sandbox unionpay payment refused", "order_no", orderNo, "resp_code", code)
 		return code, o.lastMsg, nil
 	}
 	card, _ := findCard(normalizeCard(cardNo))
-	g.seq++
 	bj := now.In(unionpay.Beijing)
 	t := &Txn{
 		OrderNo: orderNo, MerID: o.fields["merId"], Amount: o.amount, TxnTime: o.fields["txnTime"],
-		QueryID:     bj.Format("060102150405") + fmt.Sprintf("%03d%06d", randN(1000), g.seq%1_000_000),
+		QueryID:     g.queryIDLocked(now),
 		TraceNo:     fmt.Sprintf("%06d", g.seq%1_000_000),
 		TraceTime:   bj.Format("0102150405"),
 		SettleDate:  bj.Format("0102"),
@@ -363,6 +367,22 @@ func (g *Gateway) Pay(ctx context.Context, orderNo, cardNo, pin, phone, smsCode 
 			})
 	}
 	return "00", o.lastMsg, nil
+}
+
+// queryIDLocked is a fresh transaction id (queryId); g.mu is held.
+func (g *Gateway) queryIDLocked(now time.Time) string {
+	g.seq++
+	return now.In(unionpay.Beijing).Format("060102150405") + fmt.Sprintf("%03d%06d", randN(1000), g.seq%1_000_000)
+}
+
+// refusedLocked gives a refused attempt its own transaction id and keeps
+// its masked card, as the gateway reports them with the refusal (front
+// return and queries); g.mu is held.
+func (g *Gateway) refusedLocked(o *order, now time.Time, cardNo string) {
+	o.lastQueryID, o.lastCard = g.queryIDLocked(now), ""
+	if len(cardNo) >= 13 {
+		o.lastCard = MaskCard(cardNo)
+	}
 }
 
 // check applies the card checks in order; it is called with g.mu held.
@@ -430,9 +450,15 @@ var echoed = []string{"version", "encoding", "txnType", "txnSubType", "bizType",
 	"orderId", "txnTime", "txnAmt", "currencyCode", "reqReserved", "channelType"}
 
 // resultFields builds a freshly signed result message (back notification
-// or front return) for an order; t is nil for a failure.
-func (g *Gateway) resultFields(req map[string]string, t *Txn, code, msg string) map[string]string {
+// or front return) for an order; t is nil for a failure, whose extra
+// fields (its queryId and masked accNo) are added as they are.
+func (g *Gateway) resultFields(req map[string]string, t *Txn, code, msg string, extra ...map[string]string) map[string]string {
 	f := map[string]string{"signMethod": "01", "respCode": code, "respMsg": msg}
+	for _, e := range extra {
+		for k, v := range e {
+			f[k] = v
+		}
+	}
 	for _, k := range echoed {
 		if v := req[k]; v != "" {
 			f[k] = v
@@ -449,6 +475,16 @@ func (g *Gateway) resultFields(req map[string]string, t *Txn, code, msg string) 
 		f["payCardType"] = t.PayCardType
 	}
 	return g.sign(f)
+}
+
+// refusalFields adds a refused attempt's transaction id and masked card.
+func refusalFields(f map[string]string, o *order) {
+	if o.lastQueryID != "" {
+		f["queryId"] = o.lastQueryID
+	}
+	if o.lastCard != "" {
+		f["accNo"] = o.lastCard
+	}
 }
 
 // sign signs a gateway message. The certificate's PEM lines end in CRLF, as
@@ -508,6 +544,8 @@ func (g *Gateway) handleQuery(w http.ResponseWriter, r *http.Request) {
 			f["queryId"], f["traceNo"], f["traceTime"] = t.QueryID, t.TraceNo, t.TraceTime
 			f["settleDate"], f["settleAmt"], f["settleCurrencyCode"] = t.SettleDate, f["txnAmt"], "156"
 			f["payCardType"], f["accNo"] = t.PayCardType, t.AccNo
+		} else {
+			refusalFields(f, o)
 		}
 	}
 	g.mu.Unlock()

@@ -105,7 +105,8 @@ var (
 {{if .Success}}<p class="ok">支付成功</p>
 <div class="row"><span>支付卡</span><span>{{.Bank}} {{.Masked}}</span></div>
 {{else}}<p class="fail">支付失败</p>
-<p class="err">{{.Error}}（应答码 {{.Code}}）</p>
+<p class="err">{{.Error}}</p>
+<p><small>应答码 {{.Code}}</small></p>
 {{if .Advice}}<p>{{.Advice}}</p>{{end}}
 {{end}}
 </section>
@@ -168,17 +169,20 @@ func (g *Gateway) frontReturn(orderNo, code, msg string) (template.URL, map[stri
 	}
 	req := o.fields
 	var t *Txn
+	refusal := map[string]string{}
 	if o.txn != nil {
 		snap := *o.txn
 		t = &snap
 		code, msg = "00", o.lastMsg
+	} else {
+		refusalFields(refusal, o)
 	}
 	g.mu.Unlock()
 	u := req["frontUrl"]
 	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		return "", nil
 	}
-	return template.URL(u), g.resultFields(req, t, code, msg)
+	return template.URL(u), g.resultFields(req, t, code, msg, refusal)
 }
 
 func (g *Gateway) resultPage(w http.ResponseWriter, orderNo, cardNo, code, msg string) {
@@ -272,6 +276,7 @@ func (g *Gateway) refuseCredit(orderNo string, c Card) bool {
 	}
 	o.attempts++
 	o.lastCode, o.lastMsg = "68", creditRefusedMsg
+	g.refusedLocked(o, g.now(), c.No)
 	g.log.Info("sandbox unionpay payment refused", "order_no", orderNo, "resp_code", "68")
 	return true
 }
