@@ -147,6 +147,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Report, er
 
 	var server, sandbox *child
 	serverPIDs := cfg.ServerPIDs
+	profTargets := cfg.Targets // where /debug/pprof is asked for
 	if own {
 		sbAddr, err := freeAddr()
 		if err != nil {
@@ -168,9 +169,17 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Report, er
 		if cfg.MetricsToken == "" {
 			cfg.MetricsToken = randomToken()
 		}
-		server, err = startChild(ctx, cfg.Binary, tmp, "server", url,
-			"serve", "--addr", srvAddr, "--db", cfg.DB, "--sandbox-url", cfg.SandboxURL, "--sandbox-keys", keys,
-			"--metrics-token", cfg.MetricsToken)
+		args := []string{"serve", "--addr", srvAddr, "--db", cfg.DB, "--sandbox-url", cfg.SandboxURL, "--sandbox-keys", keys,
+			"--metrics-token", cfg.MetricsToken}
+		if cfg.PprofDir != "" { // profiles are served on a metrics listener of its own
+			mAddr, err := freeAddr()
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, "--metrics-addr", mAddr, "--pprof")
+			profTargets = []string{"http://" + mAddr}
+		}
+		server, err = startChild(ctx, cfg.Binary, tmp, "server", url, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -254,7 +263,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Report, er
 		profWG.Add(1)
 		go func() {
 			defer profWG.Done()
-			profiles = fetchProfiles(ctx, cfg.Targets, cfg.PprofDir, cfg.MetricsToken, min(10, max(1, int(cfg.Duration/time.Second))))
+			profiles = fetchProfiles(ctx, profTargets, cfg.PprofDir, cfg.MetricsToken, min(10, max(1, int(cfg.Duration/time.Second))))
 		}()
 	}
 	var stormWG sync.WaitGroup

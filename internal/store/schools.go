@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"sync"
 
 	"campuspay/internal/apperr"
 	"campuspay/internal/billing"
@@ -40,8 +42,43 @@ func (s *Store) UpdatePolicy(ctx context.Context, schoolID int64, p billing.Poli
 
 // scanSchool reads s.id, s.code, s.name, s.region_code, r.name, s.policy.
 func scanSchoolInto(sc *billing.School, pol string) error {
-	sc.Policy = billing.DefaultPolicy()
-	return json.Unmarshal([]byte(pol), &sc.Policy)
+	p, err := parsePolicy(pol)
+	sc.Policy = p
+	return err
+}
+
+// policies caches parsed policies by their stored text: every
+// authenticated request reads its school's, and the text changes only
+// when the school's settings do. Bounded: cleared when it grows past
+// policyCacheMax texts.
+var policies struct {
+	sync.Mutex
+	m map[string]billing.Policy
+}
+
+const policyCacheMax = 4096
+
+// parsePolicy decodes a stored policy over the defaults. The slices of a
+// cached policy are cloned for each caller, so none can change another's.
+func parsePolicy(text string) (billing.Policy, error) {
+	policies.Lock()
+	p, ok := policies.m[text]
+	policies.Unlock()
+	if !ok {
+		p = billing.DefaultPolicy()
+		if err := json.Unmarshal([]byte(text), &p); err != nil {
+			return p, err
+		}
+		policies.Lock()
+		if policies.m == nil || len(policies.m) >= policyCacheMax {
+			policies.m = map[string]billing.Policy{}
+		}
+		policies.m[text] = p
+		policies.Unlock()
+	}
+	p.RecommendedBanks = slices.Clone(p.RecommendedBanks)
+	p.Channels = slices.Clone(p.Channels)
+	return p, nil
 }
 
 func scanSchool(r interface{ Scan(...any) error }) (billing.School, error) {
