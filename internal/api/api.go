@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -52,6 +53,7 @@ type Payments interface {
 	Resume(ctx context.Context, o payment.Order, req payment.ResumeRequest) (payment.PayInstruction, error)
 	Cancel(ctx context.Context, studentID int64, orderNo string) (payment.Order, error)
 	StudentOrder(ctx context.Context, studentID int64, orderNo string) (payment.Order, error)
+	WaitOrder(ctx context.Context, studentID int64, orderNo string, d time.Duration) (payment.Order, error)
 	StudentOrders(ctx context.Context, studentID int64) ([]payment.Order, error)
 	Explain(ctx context.Context, o payment.Order, p billing.Policy) *payment.Explanation
 	Config() payment.Config
@@ -497,7 +499,20 @@ func failureJSON(e *payment.Explanation) map[string]any {
 }
 
 func (h *handler) getOrder(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	o, err := h.Payments.StudentOrder(r.Context(), p.Student.ID, r.PathValue("order_no"))
+	var o payment.Order
+	var err error
+	if v := r.URL.Query().Get("wait_seconds"); v != "" {
+		// Long poll: answer when the order changes, instead of being asked
+		// again and again while the payer is at the bank.
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 0 || time.Duration(n)*time.Second > payment.MaxWait || len(v) > 2 {
+			h.writeErr(w, apperr.New(apperr.Invalid, apperr.CodeInvalidRequest, fmt.Sprintf("wait_seconds 须为 0–%d 的整数", int(payment.MaxWait/time.Second))))
+			return
+		}
+		o, err = h.Payments.WaitOrder(r.Context(), p.Student.ID, r.PathValue("order_no"), time.Duration(n)*time.Second)
+	} else {
+		o, err = h.Payments.StudentOrder(r.Context(), p.Student.ID, r.PathValue("order_no"))
+	}
 	if err != nil {
 		h.writeErr(w, err)
 		return

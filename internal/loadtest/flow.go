@@ -271,8 +271,12 @@ func (p httpPayer) payOnce(ctx context.Context, s *student) (paidOrder, error) {
 	t = time.Now()
 	deadline := t.Add(r.cfg.PayTimeout)
 	for {
+		// Long poll: the server answers when the order changes (a server
+		// without it answers at once, and the loop asks again after
+		// PollInterval).
+		wait := min(25, max(0, int(time.Until(deadline)/time.Second)))
 		var g orderJSON
-		err := call(ctx, s.hc, "poll", "GET", s.base+"/api/v1/orders/"+o.OrderNo, s.token, nil, nil, &g)
+		err := call(ctx, s.hc, "poll", "GET", fmt.Sprintf("%s/api/v1/orders/%s?wait_seconds=%d", s.base, o.OrderNo, wait), s.token, nil, nil, &g)
 		if err == nil && g.Status == "paid" {
 			break
 		}

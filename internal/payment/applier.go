@@ -144,7 +144,7 @@ func (a *applier) applyGroup(group []*applyCall) {
 }
 
 func (a *applier) alone(c *applyCall) {
-	c.err = a.s.store.Update(c.ctx, func(tx Tx) error {
+	c.err = a.s.update(c.ctx, func(tx Tx) error {
 		if err := a.s.applyAll(c.ctx, tx, []*applyCall{c}); err != nil && !errors.Is(err, errSpoiled) {
 			return err
 		}
@@ -156,7 +156,7 @@ func (a *applier) alone(c *applyCall) {
 }
 
 func (a *applier) together(group []*applyCall) error {
-	return a.s.store.Update(context.Background(), func(tx Tx) error { return a.s.applyAll(context.Background(), tx, group) })
+	return a.s.update(context.Background(), func(tx Tx) error { return a.s.applyAll(context.Background(), tx, group) })
 }
 
 // applyAll reads every member's order in one round trip, then decides and

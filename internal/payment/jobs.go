@@ -229,7 +229,7 @@ func (s *Service) PayRefund(ctx context.Context, refundNo string, retry bool) (b
 // finishRefund records the channel's final answer to a refund: on success
 // the refunds payable are paid out of the channel's clearing account.
 func (s *Service) finishRefund(ctx context.Context, refundNo string, rr RefundResult) error {
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, func(tx Tx) error {
 		rf, err := tx.LockRefund(ctx, refundNo)
 		if err != nil {
 			return err

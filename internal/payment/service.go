@@ -57,6 +57,9 @@ type Config struct {
 	// school's merchant credentials, so nobody may spend them in a loop.
 	OrderBurst int
 	OrderEvery time.Duration
+	// WaitRecheck is how often WaitOrder reads the order again without a
+	// signal (a change made by another server process); default 1 s.
+	WaitRecheck time.Duration
 }
 
 // DefaultConfig queries at 15 s, then every 15–30 s while the order is open,
@@ -77,6 +80,7 @@ type Service struct {
 	now      func() time.Time
 	applier  *applier
 	orders   *throttle.Rate // per student: order creations and cancellations
+	watch    watchers       // callers waiting for an order to change (WaitOrder)
 }
 
 // NewService wires a Service. Close stops its group-commit applier.
@@ -95,6 +99,9 @@ func NewService(st Store, ch Channels, cfg Config, log *slog.Logger, now func() 
 	}
 	if cfg.OrderEvery <= 0 {
 		cfg.OrderEvery = 10 * time.Second
+	}
+	if cfg.WaitRecheck <= 0 {
+		cfg.WaitRecheck = time.Second
 	}
 	s := &Service{store: st, channels: ch, cfg: cfg, log: log, now: now,
 		orders: throttle.NewRate(throttle.RateConfig{Burst: cfg.OrderBurst, Every: cfg.OrderEvery, Now: throttle.Clock(now)})}
@@ -253,7 +260,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Checkout, erro
 	}
 	offline := ch.Capabilities().PrepareOffline
 	var o Order
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err = s.update(ctx, func(tx Tx) error {
 		lines, holds, err := tx.LockStudent(ctx, req.Student.ID)
 		if err != nil {
 			return err
@@ -411,7 +418,7 @@ func (s *Service) Resume(ctx context.Context, o Order, req ResumeRequest) (PayIn
 
 // markPaying records that the channel was asked to take the payment.
 func (s *Service) markPaying(ctx context.Context, orderNo string) error {
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, func(tx Tx) error {
 		o, err := tx.LockOrder(ctx, orderNo)
 		if err != nil {
 			return err
@@ -471,7 +478,7 @@ func (s *Service) Cancel(ctx context.Context, studentID int64, orderNo string) (
 // closeOrder closes an open order in a transaction of its own; atChannel
 // says the channel already knows it closed (or cannot close it).
 func (s *Service) closeOrder(ctx context.Context, orderNo, cause string, f *Failure, atChannel bool) error {
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, func(tx Tx) error {
 		o, err := tx.LockOrder(ctx, orderNo)
 		if err != nil {
 			return err
@@ -549,7 +556,7 @@ func failureOf(r Result) Failure {
 // its latest failure without closing it: the payer may still try another
 // card before the hold ends.
 func (s *Service) recordFailure(ctx context.Context, orderNo string, r Result) error {
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.update(ctx, func(tx Tx) error {
 		o, err := tx.LockOrder(ctx, orderNo)
 		if err != nil {
 			return err
