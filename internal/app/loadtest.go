@@ -36,6 +36,7 @@ func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	pids := fs.String("server-pids", "", "with --target: the platform's process ids (PID[,PID…]), for CPU per flow")
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", env("CAMPUSPAY_METRICS_TOKEN", ""), "bearer token for the servers' /metrics")
 	fs.StringVar(&cfg.PprofDir, "pprof", "", "save a CPU profile of each server (when it serves /debug/pprof) into this directory")
+	fs.IntVar(&cfg.Servers, "servers", 1, "serve processes to start on the one --db (several need PostgreSQL); students are spread over them")
 	fs.Float64Var(&cfg.TimeScale, "time-scale", 0.01, "our sandbox's notification retry schedule")
 	fs.DurationVar(&cfg.PayTimeout, "pay-timeout", 0, "longest wait for paid after paying (default 30s)")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", 0, "between two looks at an order (default 20ms)")

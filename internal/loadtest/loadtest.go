@@ -50,6 +50,7 @@ type Config struct {
 	ServerPIDs   []int    // with Targets: the platform's processes, for CPU per flow
 	MetricsToken string   // bearer token for /metrics
 	PprofDir     string   // where to save the servers' CPU profiles, when they serve them
+	Servers      int      // serve processes this run starts on the one --db (default 1); students are spread over them
 
 	TimeScale    float64       // the sandbox's notification retry schedule (our own sandbox)
 	PayTimeout   time.Duration // longest wait for "paid" after the payment
@@ -69,6 +70,7 @@ func (c *Config) Defaults() {
 	set(&c.Projects, 4)
 	set(&c.Concurrency, 32)
 	set(&c.LoginConcurrency, 8)
+	set(&c.Servers, 1)
 	if c.Projects > c.Items {
 		c.Projects = c.Items
 	}
@@ -104,6 +106,10 @@ func (c *Config) check() error {
 		return errors.New("loadtest: --prepare needs --db")
 	case len(c.Targets) == 0 && (len(c.ServerPIDs) > 0 || c.SandboxURL != ""):
 		return errors.New("loadtest: --server-pids and --sandbox-url go with --target")
+	case len(c.Targets) > 0 && c.Servers > 1:
+		return errors.New("loadtest: --servers starts servers; with --target the servers are yours")
+	case c.Servers > 1 && !strings.HasPrefix(c.DB, "postgres"):
+		return errors.New("loadtest: several servers share a PostgreSQL database (--db postgres://…)")
 	}
 	return nil
 }
@@ -145,7 +151,8 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Report, er
 		}
 	}
 
-	var server, sandbox *child
+	var servers []*child
+	var sandbox *child
 	serverPIDs := cfg.ServerPIDs
 	profTargets := cfg.Targets // where /debug/pprof is asked for
 	if own {
@@ -161,32 +168,40 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Report, er
 			return nil, err
 		}
 		defer sandbox.stop()
-		srvAddr, err := freeAddr()
-		if err != nil {
-			return nil, err
-		}
-		url := "http://" + srvAddr
 		if cfg.MetricsToken == "" {
 			cfg.MetricsToken = randomToken()
 		}
-		args := []string{"serve", "--addr", srvAddr, "--db", cfg.DB, "--sandbox-url", cfg.SandboxURL, "--sandbox-keys", keys,
-			"--metrics-token", cfg.MetricsToken}
-		if cfg.PprofDir != "" { // profiles are served on a metrics listener of its own
-			mAddr, err := freeAddr()
+		profTargets = nil
+		for i := range cfg.Servers {
+			srvAddr, err := freeAddr()
 			if err != nil {
 				return nil, err
 			}
-			args = append(args, "--metrics-addr", mAddr, "--pprof")
-			profTargets = []string{"http://" + mAddr}
+			url := "http://" + srvAddr
+			args := []string{"serve", "--addr", srvAddr, "--db", cfg.DB, "--sandbox-url", cfg.SandboxURL, "--sandbox-keys", keys,
+				"--metrics-token", cfg.MetricsToken}
+			if cfg.PprofDir != "" { // profiles are served on a metrics listener of its own
+				mAddr, err := freeAddr()
+				if err != nil {
+					return nil, err
+				}
+				args = append(args, "--metrics-addr", mAddr, "--pprof")
+				profTargets = append(profTargets, "http://"+mAddr)
+			}
+			name := "server"
+			if cfg.Servers > 1 {
+				name = fmt.Sprintf("server%d", i+1)
+			}
+			c, err := startChild(ctx, cfg.Binary, tmp, name, url, args...)
+			if err != nil {
+				return nil, err
+			}
+			defer c.stop()
+			servers = append(servers, c)
+			cfg.Targets = append(cfg.Targets, url)
+			serverPIDs = append(serverPIDs, c.pid())
+			fmt.Fprintf(stderr, "loadtest: server %s (pid %d), sandbox %s (pid %d)\n", url, c.pid(), cfg.SandboxURL, sandbox.pid())
 		}
-		server, err = startChild(ctx, cfg.Binary, tmp, "server", url, args...)
-		if err != nil {
-			return nil, err
-		}
-		defer server.stop()
-		cfg.Targets = []string{url}
-		serverPIDs = []int{server.pid()}
-		fmt.Fprintf(stderr, "loadtest: server %s (pid %d), sandbox %s (pid %d)\n", url, server.pid(), cfg.SandboxURL, sandbox.pid())
 	}
 	rep.Config = cfg
 
@@ -318,7 +333,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Report, er
 			rep.Violations = append(rep.Violations, "campuspay journal verify failed: "+lastLine(out, err))
 		}
 	}
-	for _, c := range []*child{server, sandbox} {
+	for _, c := range append(servers, sandbox) {
 		if c != nil {
 			if b, ok := peakRSS(c.pid()); ok {
 				rep.PeakRSS = append(rep.PeakRSS, namedBytes{c.name, b})

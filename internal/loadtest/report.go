@@ -208,7 +208,11 @@ func (r *Report) Write(w io.Writer) {
 	p("cost per paid flow over the window")
 	rss := map[string]int64{}
 	for _, b := range r.PeakRSS {
-		rss[b.name] = b.n
+		name := b.name
+		if strings.HasPrefix(name, "server") { // server1, server2…: the largest
+			name = "server"
+		}
+		rss[name] = max(rss[name], b.n)
 	}
 	line := func(name string, d time.Duration, known bool, rssName string) {
 		s := "n/a"

@@ -113,3 +113,31 @@ func TestClosedLoopKeepsWorkersBusyAndStops(t *testing.T) {
 		t.Fatalf("%d runs started after the deadline", runs)
 	}
 }
+
+// TestConfigCheck: combinations that cannot run are refused before
+// anything starts.
+func TestConfigCheck(t *testing.T) {
+	cases := []struct {
+		name string
+		c    Config
+		ok   bool
+	}{
+		{"own servers on a temporary SQLite file", Config{Binary: "x"}, true},
+		{"two own servers on a temporary SQLite file", Config{Binary: "x", Servers: 2}, false},
+		{"two own servers on PostgreSQL", Config{Binary: "x", Servers: 2, DB: "postgres://h/db"}, true},
+		{"two own servers on one SQLite file", Config{Binary: "x", Servers: 2, DB: "sqlite:/tmp/x.db"}, false},
+		{"--servers with --target", Config{Binary: "x", Servers: 2, Targets: []string{"http://a"}, SandboxURL: "http://s", School: "s"}, false},
+		{"--target without --sandbox-url", Config{Binary: "x", Targets: []string{"http://a"}, School: "s"}, false},
+		{"--target without a school", Config{Binary: "x", Targets: []string{"http://a"}, SandboxURL: "http://s"}, false},
+		{"--prepare without --db", Config{Binary: "x", Targets: []string{"http://a"}, SandboxURL: "http://s", Prepare: true}, false},
+		{"--sandbox-url without --target", Config{Binary: "x", SandboxURL: "http://s"}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.c.Defaults()
+			if err := c.c.check(); (err == nil) != c.ok {
+				t.Fatalf("check: %v, want ok=%v", err, c.ok)
+			}
+		})
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"campuspay/internal/store/storetest"
 )
 
 var (
@@ -129,6 +131,28 @@ func TestSmokeOpenLoopWithLoginStorm(t *testing.T) {
 	}
 	if rep.HashRate <= 0 || !strings.Contains(out.String(), "per first login") || !strings.Contains(out.String(), "before the storm") {
 		t.Fatalf("argon2id rate %.1f; report:\n%s", rep.HashRate, out.String())
+	}
+	parseLastLine(t, out.String())
+}
+
+// TestSmokeTwoServersOnPostgres: the run starts two serve processes on
+// one PostgreSQL database and spreads the students over them; every
+// invariant holds with both servers taking payments and running jobs.
+func TestSmokeTwoServersOnPostgres(t *testing.T) {
+	bin := binary(t)
+	dsn := storetest.PostgresDSN(t)
+	var out, errOut bytes.Buffer
+	rep, err := Run(context.Background(), Config{Binary: bin, DB: dsn, Servers: 2, Students: 24, Items: 4, Projects: 2,
+		Duration: 2 * time.Second, Concurrency: 8, CeilingTime: 200 * time.Millisecond}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, errOut.String())
+	}
+	if len(rep.Config.Targets) != 2 || rep.FlowsPaid == 0 || len(rep.Violations) != 0 || !rep.JournalOK || !rep.TotalsKnown {
+		t.Fatalf("targets %v paid %d violations %v journal %v totals %v\n%s", rep.Config.Targets, rep.FlowsPaid, rep.Violations,
+			rep.JournalOK, rep.TotalsKnown, out.String())
+	}
+	if strings.Count(errOut.String(), "loadtest: server http") != 2 || !rep.PostgresCPUKnown {
+		t.Fatalf("want two servers and PostgreSQL's CPU measured:\n%s\n%s", errOut.String(), out.String())
 	}
 	parseLastLine(t, out.String())
 }

@@ -88,6 +88,10 @@ func PostgresURL(t testing.TB) string {
 	return base
 }
 
+// PostgresDSN is a DSN of a fresh PostgreSQL schema of its own, dropped
+// when t ends, for tests that hand a database to other processes.
+func PostgresDSN(t testing.TB) string { return postgresSchema(t) }
+
 // postgresSchema creates a schema with a random name and returns a DSN whose
 // search_path is that schema; the schema is dropped when t ends.
 func postgresSchema(t testing.TB) string {
