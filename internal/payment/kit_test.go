@@ -143,7 +143,7 @@ func newKit(t *testing.T, s *store.Store) *kit {
 	reg.SetDefault(k.debit)
 	reg.SetDefault(k.closer)
 	cfg := payment.DefaultConfig("http://127.0.0.1")
-	cfg.OrderBurst = 1000 // the races order far faster than a student may
+	cfg.OrderBurst = 1000       // the races order far faster than a student may
 	cfg.WaitRecheck = time.Hour // a waiter wakes by its signal or its deadline only
 	k.svc = payment.NewService(s, reg, cfg, nil, k.now)
 	t.Cleanup(k.svc.Close)
