@@ -281,6 +281,9 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Report, er
 			profiles = fetchProfiles(ctx, profTargets, cfg.PprofDir, cfg.MetricsToken, min(10, max(1, int(cfg.Duration/time.Second))))
 		}()
 	}
+	rssStop := make(chan struct{})
+	rssDone := make(chan []int64)
+	go func() { rssDone <- sampleRSS(serverPIDs, rssStop) }()
 	var stormWG sync.WaitGroup
 	if cfg.LoginStorm {
 		r.stormAt = t0.Add(cfg.Duration / 2)
@@ -299,6 +302,8 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Report, er
 	}
 	stormWG.Wait()
 	rep.Window = time.Since(t0)
+	close(rssStop)
+	rep.RSSSamples = <-rssDone
 	after := r.snapshot(ctx, ctrl, serverPIDs, sandbox)
 	prog.stop()
 	rep.FlowsPaid = r.flowsPaid.Load()
@@ -452,6 +457,18 @@ type progress struct {
 func startProgress(w io.Writer, r *runner, phase string) *progress {
 	p := &progress{stopc: make(chan struct{}), done: make(chan struct{})}
 	start := time.Now()
+	line := func() {
+		el := time.Since(start)
+		switch phase {
+		case "login":
+			n := r.logins.Load()
+			fmt.Fprintf(w, "loadtest [login] %5.1fs  logins %d (%.1f/s)  errors %d\n", el.Seconds(), n, float64(n)/el.Seconds(), r.errs.total())
+		default:
+			n := r.flowsPaid.Load()
+			fmt.Fprintf(w, "loadtest [pay]   %5.1fs  flows %d (%.1f/s)  errors %d  in flight %d\n",
+				el.Seconds(), n, float64(n)/el.Seconds(), r.flowErrs.Load(), r.inFlight.Load())
+		}
+	}
 	go func() {
 		defer close(p.done)
 		t := time.NewTicker(time.Second)
@@ -459,18 +476,10 @@ func startProgress(w io.Writer, r *runner, phase string) *progress {
 		for {
 			select {
 			case <-p.stopc:
+				line() // the phase's last word, however short it was
 				return
 			case <-t.C:
-			}
-			el := time.Since(start)
-			switch phase {
-			case "login":
-				n := r.logins.Load()
-				fmt.Fprintf(w, "loadtest [login] %5.1fs  logins %d (%.1f/s)  errors %d\n", el.Seconds(), n, float64(n)/el.Seconds(), r.errs.total())
-			default:
-				n := r.flowsPaid.Load()
-				fmt.Fprintf(w, "loadtest [pay]   %5.1fs  flows %d (%.1f/s)  errors %d  in flight %d\n",
-					el.Seconds(), n, float64(n)/el.Seconds(), r.flowErrs.Load(), r.inFlight.Load())
+				line()
 			}
 		}
 	}()
@@ -487,4 +496,33 @@ func randomToken() string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// sampleRSS records the servers' resident set (summed) once a second
+// until stop, to show whether memory stays flat over a long run.
+func sampleRSS(pids []int, stop <-chan struct{}) []int64 {
+	var out []int64
+	take := func() {
+		var sum int64
+		for _, p := range pids {
+			if b, ok := rss(p); ok {
+				sum += b
+			}
+		}
+		if sum > 0 {
+			out = append(out, sum)
+		}
+	}
+	take()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			take()
+			return out
+		case <-t.C:
+			take()
+		}
+	}
 }

@@ -99,13 +99,19 @@ func cpuOfComm(comm string) (time.Duration, bool) {
 }
 
 // peakRSS is VmHWM, the process's peak resident set, in bytes.
-func peakRSS(pid int) (int64, bool) {
+func peakRSS(pid int) (int64, bool) { return statusBytes(pid, "VmHWM:") }
+
+// rss is VmRSS, the process's resident set now, in bytes.
+func rss(pid int) (int64, bool) { return statusBytes(pid, "VmRSS:") }
+
+// statusBytes reads a "kB" field of /proc/PID/status, in bytes.
+func statusBytes(pid int, field string) (int64, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, false
 	}
 	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			f := strings.Fields(rest)
 			if len(f) == 2 && f[1] == "kB" {
 				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {

@@ -33,6 +33,7 @@ type Report struct {
 	Statements, Transactions                          float64 // server counters' deltas
 	DBCountersKnown                                   bool
 	PeakRSS                                           []namedBytes
+	RSSSamples                                        []int64 // the servers' resident set, once a second over the pay phase
 	Profiles                                          []string
 
 	Violations                     []string
@@ -226,6 +227,11 @@ func (r *Report) Write(w io.Writer) {
 	}
 	if c.LoginStorm {
 		p("  (the login storm's CPU is included)")
+	}
+	if n := len(r.RSSSamples); n >= 4 {
+		mib := func(b int64) float64 { return float64(b) / (1 << 20) }
+		p("  server RSS over the pay phase: %.1f MiB at the start, %.1f at a quarter, %.1f at half, %.1f at the end",
+			mib(r.RSSSamples[0]), mib(r.RSSSamples[n/4]), mib(r.RSSSamples[n/2]), mib(r.RSSSamples[n-1]))
 	}
 	line("platform server(s)", r.ServerCPU, r.ServerCPUKnown, "server")
 	line("sandbox", r.SandboxCPU, r.SandboxCPUKnown, "sandbox")
