@@ -48,7 +48,7 @@ type CellKey struct {
 
 // Cell is a cell's totals; as a difference, each field may be negative.
 type Cell struct {
-	Due, Paid           money.Fen
+	Due, Paid            money.Fen
 	Students, PaidInFull int
 }
 

@@ -161,9 +161,9 @@ func TestHours(t *testing.T) {
 	at := time.Date(2026, 8, 28, 9, 15, 0, 0, time.UTC)
 	marks := []Mark{
 		{StudentID: 1, PaidDelta: 580000, At: at}, {StudentID: 1, PaidDelta: 120000, At: at}, // one order, two lines
-		{StudentID: 2, PaidDelta: 5000, At: at.Add(50 * time.Minute)},                         // the next hour
-		{StudentID: 3, PaidDelta: 0, At: at},                                                   // a new line
-		{StudentID: 9, PaidDelta: 100, At: at},                                                 // unknown student
+		{StudentID: 2, PaidDelta: 5000, At: at.Add(50 * time.Minute)}, // the next hour
+		{StudentID: 3, PaidDelta: 0, At: at},                          // a new line
+		{StudentID: 9, PaidDelta: 100, At: at},                        // unknown student
 	}
 	h := Hours(marks, map[int64]int64{1: 5, 2: 5, 3: 5})
 	nine, ten := HourKey{5, time.Date(2026, 8, 28, 9, 0, 0, 0, time.UTC)}, HourKey{5, time.Date(2026, 8, 28, 10, 0, 0, 0, time.UTC)}
