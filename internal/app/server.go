@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"campuspay/internal/admin"
 	"campuspay/internal/api"
 	"campuspay/internal/auth"
 	"campuspay/internal/billing"
@@ -68,6 +69,7 @@ type Server struct {
 	Worker   *worker.Worker
 	Sandbox  *sandbox.Sandbox
 	Channels *channel.Registry
+	Admin    *admin.Service // the finance office's console services
 	Handler  http.Handler
 
 	// MetricsURL is the metrics listener's base URL, when it has one.
@@ -156,6 +158,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}()
 	if !cfg.NoWorker {
+		s.runSealer(runCtx)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -298,6 +301,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/api/v1/", counted("api", api.NewHandler(api.Deps{Auth: s.Auth, Payments: s.Payments, Schools: s.Schools,
 		TrustedProxies: s.trusted, Log: s.log})))
 	s.mountWeb(mux)
+	s.mountConsole(mux)
 	if s.Sandbox != nil {
 		s.Sandbox.Mount(mux)
 	}
