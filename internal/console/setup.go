@@ -41,7 +41,9 @@ func (h *handler) feesPage(w http.ResponseWriter, r *http.Request, p admin.Princ
 		h.fail(w, r, &p, err)
 		return
 	}
+	msg, note := pg.Error, pg.Notice
 	pg.layout = layoutOf(p, sc, "收费设置", "fees")
+	pg.Error, pg.Notice = msg, note
 	if pg.Notice == "" {
 		pg.Notice = notice(r)
 	}
