@@ -156,6 +156,9 @@ type StudentView struct {
 	Adjustments []Adjustment
 	Locked      bool
 	LockedFor   time.Duration
+	// InitialPassword says the student has not yet set a password of
+	// their own (R5); the hash itself is never handed out.
+	InitialPassword bool
 }
 
 // Student reads one student's page by 学号: bills, orders with their
@@ -169,6 +172,7 @@ func (s *Service) Student(ctx context.Context, p Principal, schoolID int64, stud
 	if v.Student, err = s.student(ctx, schoolID, studentNo); err != nil {
 		return v, err
 	}
+	v.InitialPassword = v.Student.PasswordHash == "" || v.Student.MustChangePassword
 	v.Student.PasswordHash = ""
 	id := v.Student.ID
 	if v.Lines, err = s.st.Lines(ctx, id); err != nil {

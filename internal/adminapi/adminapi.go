@@ -381,7 +381,7 @@ func StudentJSON(v admin.StudentView) map[string]any {
 	return map[string]any{
 		"student": map[string]any{"id": st.ID, "school_code": v.School.Code, "student_no": st.StudentNo, "name": st.Name,
 			"id_card": billing.MaskIDCard(st.IDCard), "grade": st.Grade, "major": st.Major, "class": st.Class, "phone": billing.MaskPhone(st.Phone),
-			"must_change_password": st.PasswordHash == "" || st.MustChangePassword},
+			"must_change_password": v.InitialPassword},
 		"items": items, "orders": orders, "journal": journal, "bindings": bindings, "adjustments": adj,
 		"login_locked": v.Locked, "login_locked_seconds": int(v.LockedFor.Seconds()),
 	}

@@ -153,16 +153,16 @@ func TestEveryPageRenders(t *testing.T) {
 	mustContain(t, home, "收费看板", "应缴", "2026学年学费住宿费", "按班级", "<svg", `id="live"`)
 	base := "/admin/s/cqjz/"
 	for path, want := range map[string][]string{
-		"board?grade=2026&project=2026学年代收费":   {"2026学年代收费"},
-		"board/live":                          {`id="fig-paid"`},
-		"students?q=陆峰宇":                      {"陆峰宇", "2026010001"},
-		"students/2026010001":                 {"陆峰宇", "登录状态", "资金流水", "账单导入"},
-		"fees":                                {"收费标准", "学费", "按标准生成账单"},
-		"policy":                              {"400-028-1024", "银联在线支付"},
-		"imports":                             {"导入记录", "上传并预览"},
-		"exports":                             {"缴费明细"},
-		"audit":                               {"staff.login", "staff.password"},
-		"staff":                               {adm.username},
+		"board?grade=2026&project=2026学年代收费": {"2026学年代收费"},
+		"board/live":          {`id="fig-paid"`},
+		"students?q=陆峰宇":      {"陆峰宇", "2026010001"},
+		"students/2026010001": {"陆峰宇", "登录状态", "资金流水", "账单导入"},
+		"fees":                {"收费标准", "学费", "按标准生成账单"},
+		"policy":              {"400-028-1024", "银联在线支付"},
+		"imports":             {"导入记录", "上传并预览"},
+		"exports":             {"缴费明细"},
+		"audit":               {"staff.login", "staff.password"},
+		"staff":               {adm.username},
 	} {
 		p := c.get(base + path)
 		if p.Status != 200 {

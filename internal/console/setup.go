@@ -97,6 +97,9 @@ func (h *handler) saveItem(w http.ResponseWriter, r *http.Request, p admin.Princ
 }
 
 func (h *handler) saveStandard(w http.ResponseWriter, r *http.Request, p admin.Principal, sc billing.School) {
+	if !h.may(w, r, p, admin.PermEditFees, sc) {
+		return
+	}
 	amount, err := money.ParseYuan(r.FormValue("amount"))
 	if err != nil {
 		h.feesError(w, r, p, sc, apperr.New(apperr.Invalid, admin.CodeInvalidFee, "金额格式错误，应为元，如 6500.00"))
@@ -224,6 +227,9 @@ func (h *handler) policy(w http.ResponseWriter, r *http.Request, p admin.Princip
 }
 
 func (h *handler) savePolicy(w http.ResponseWriter, r *http.Request, p admin.Principal, sc billing.School) {
+	if !h.may(w, r, p, admin.PermEditPolicy, sc) {
+		return
+	}
 	pol := billing.Policy{
 		InitialPassword: strings.TrimSpace(r.FormValue("initial_password")), LockMinutes: int(formInt(r, "lock_minutes")),
 		MandatoryFirst: r.FormValue("mandatory_first") == "1", OneProjectPerOrder: r.FormValue("one_project") == "1",
@@ -551,4 +557,15 @@ func (h *handler) platform(fn schoolFunc) staffFunc {
 	return func(w http.ResponseWriter, r *http.Request, p admin.Principal) {
 		fn(w, r, p, billing.School{Name: "平台"})
 	}
+}
+
+// may refuses at once a form the principal may not submit, before the
+// page checks what was typed (the service checks again whatever the page
+// does).
+func (h *handler) may(w http.ResponseWriter, r *http.Request, p admin.Principal, perm admin.Perm, sc billing.School) bool {
+	if p.Can(perm, sc.ID) {
+		return true
+	}
+	h.fail(w, r, &p, admin.ErrForbidden)
+	return false
 }
