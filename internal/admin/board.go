@@ -10,10 +10,11 @@ import (
 	"campuspay/internal/payment"
 )
 
-// refreshBudget bounds how long one look at the board spends bringing the
-// summary up to date (a whole term's import is done in a few seconds; a
-// term start's payments in milliseconds).
-const refreshBudget = 3 * time.Second
+// refreshBudget is how long one look at the board may spend bringing the
+// summary up to date: no bound (0), so the board is always exact. A term
+// start's payments take milliseconds; a whole school's import, a few
+// seconds once, paid by the import itself (ConfirmImport, GenerateBills).
+const refreshBudget = 0
 
 // ChartHours is how far back the payments chart reaches.
 const ChartHours = 72

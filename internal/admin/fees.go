@@ -377,5 +377,8 @@ func (s *Service) GenerateBills(ctx context.Context, p Principal, schoolID int64
 	}
 	res.Problems = probs.Errs
 	res.Applied = apply && err == nil && len(res.Problems) == 0
+	if res.Applied {
+		err = s.st.RefreshBoard(ctx, 0)
+	}
 	return res, err
 }

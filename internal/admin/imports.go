@@ -160,7 +160,9 @@ func (s *Service) ConfirmImport(ctx context.Context, p Principal, schoolID, batc
 		return ImportPreview{Batch: b}, err
 	}
 	if probs == nil {
-		return ImportPreview{Batch: b}, nil
+		// The import pays for the board's summary of what it changed,
+		// so the next look at the board is quick.
+		return ImportPreview{Batch: b}, s.st.RefreshBoard(ctx, 0)
 	}
 	err = s.st.AdminUpdate(ctx, func(tx Tx) error {
 		cur, _, err := tx.LockImportBatch(ctx, schoolID, batchID)

@@ -16,7 +16,7 @@ const boardClaim = 5000
 // that changes of bill lines and cohorts left (triggers, in the changes'
 // own transactions), recomputes those students' sums from their lines and
 // applies the differences to the cells and hours, a batch per
-// transaction, until no mark is left or budget has passed.
+// transaction, until no mark is left or budget (when > 0) has passed.
 //
 // It is exact under concurrent payments: a payment's mark commits with
 // the payment, so a refresh either reads the payment's lines or leaves its
@@ -35,7 +35,7 @@ func (s *Store) RefreshBoard(ctx context.Context, budget time.Duration) error {
 		if err != nil {
 			return err
 		}
-		if n < boardClaim || time.Now().After(deadline) {
+		if n < boardClaim || (budget > 0 && time.Now().After(deadline)) {
 			return nil
 		}
 	}

@@ -14,18 +14,18 @@ RETURNING student_id, paid_delta, at;
 SELECT COUNT(*) FROM board_dirty;
 
 -- name: board_student_attrs
-SELECT id, school_id, grade, major, class_name FROM students WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::BIGINT);
+SELECT id, school_id, grade, major, class_name FROM students WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)::BIGINT));
 
 -- name: board_line_sums
 SELECT l.student_id, i.project_id, SUM(l.amount), SUM(l.paid) FROM bill_lines l JOIN items i ON i.id = l.item_id
-WHERE l.student_id IN (SELECT jsonb_array_elements_text($1::jsonb)::BIGINT) GROUP BY l.student_id, i.project_id;
+WHERE l.student_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)::BIGINT)) GROUP BY l.student_id, i.project_id;
 
 -- name: board_old_sums
 SELECT student_id, project_id, school_id, grade, major, class_name, due, paid FROM board_students
-WHERE student_id IN (SELECT jsonb_array_elements_text($1::jsonb)::BIGINT);
+WHERE student_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)::BIGINT));
 
 -- name: board_students_delete
-DELETE FROM board_students WHERE student_id IN (SELECT jsonb_array_elements_text($1::jsonb)::BIGINT);
+DELETE FROM board_students WHERE student_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)::BIGINT));
 
 -- name: board_students_insert
 INSERT INTO board_students (student_id, project_id, school_id, grade, major, class_name, due, paid)
