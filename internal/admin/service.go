@@ -302,12 +302,10 @@ func (s *Service) Authenticate(ctx context.Context, kind, token string, client n
 	return p, nil
 }
 
-// Logout ends the principal's session.
+// Logout ends the principal's session, audited in the same transaction.
 func (s *Service) Logout(ctx context.Context, p Principal) error {
-	if err := s.st.DeleteStaffSession(ctx, p.TokenHash); err != nil {
-		return err
-	}
 	return s.st.AdminUpdate(ctx, func(tx Tx) error {
+		tx.EndStaffSession(p.TokenHash)
 		_, err := tx.Audit(ctx, record(p, ActLogout, "staff:"+p.Staff.Username, staffChain(p.Staff), nil, nil))
 		return err
 	})

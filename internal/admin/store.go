@@ -259,6 +259,7 @@ type Tx interface {
 	UseTOTPStep(ctx context.Context, staffID, step int64) (bool, error)
 	InsertStaffSession(se Session)
 	DeleteStaffSessions(staffID int64, keep string)
+	EndStaffSession(tokenHash string)
 
 	SetPolicy(schoolID int64, p billing.Policy)
 	SaveProject(ctx context.Context, schoolID int64, p *Project) error

@@ -37,7 +37,8 @@ func (s *Server) mountConsole(mux *http.ServeMux) {
 
 // runSealer seals the journal into the audit log every sealEvery until
 // ctx ends (several servers may run it: each seal advances a guarded
-// cursor, so a range is sealed once).
+// cursor, so a range is sealed once), and keeps the board's summary up
+// to date meanwhile, so that its marks never pile up unseen.
 func (s *Server) runSealer(ctx context.Context) {
 	s.wg.Add(1)
 	go func() {
@@ -47,6 +48,9 @@ func (s *Server) runSealer(ctx context.Context) {
 		for {
 			if _, err := s.Admin.SealJournal(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("journal seal", "err", err)
+			}
+			if err := s.Store.RefreshBoard(ctx, 0); err != nil && ctx.Err() == nil {
+				s.log.Warn("board refresh", "err", err)
 			}
 			select {
 			case <-ctx.Done():

@@ -177,6 +177,11 @@ func (t *Tx) DeleteStaffSessions(staffID int64, keep string) {
 	t.write("staff_sessions_delete", anyRows, staffID, keep)
 }
 
+// EndStaffSession deletes one session (a logout).
+func (t *Tx) EndStaffSession(tokenHash string) {
+	t.write("staff_session_delete", anyRows, tokenHash)
+}
+
 // StaffSession finds a session with its staff member.
 func (s *Store) StaffSession(ctx context.Context, tokenHash string) (admin.Session, admin.Staff, error) {
 	var se admin.Session

@@ -367,3 +367,46 @@ func TestStaff(t *testing.T) {
 		}
 	})
 }
+
+func TestFeeOrder(t *testing.T) {
+	t.Run("a_project_and_an_item_moved_first_come_first_on_the_student's_board", func(t *testing.T) {
+		storetest.Each(t, func(t *testing.T, s *store.Store) {
+			x := seed(t, s)
+			ps, err := s.FeeProjects(ctx, x.school.ID)
+			if err != nil || len(ps) != 2 || ps[0].Name != storetest.ProjectFees {
+				t.Fatalf("projects %+v %v", ps, err)
+			}
+			extra := ps[1]
+			insure := extra.Items[1]
+			if insure.Name != storetest.ItemInsure {
+				t.Fatalf("items %+v", extra.Items)
+			}
+			err = s.AdminUpdate(ctx, func(tx admin.Tx) error {
+				extra.Sort, insure.Sort = -1, -1
+				if err := tx.SaveProject(ctx, x.school.ID, &extra); err != nil {
+					return err
+				}
+				return tx.SaveItem(ctx, x.school.ID, &insure, false)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ls, err := s.Lines(ctx, x.students[0].ID)
+			if err != nil || len(ls) != 5 || ls[0].ItemName != storetest.ItemInsure || ls[1].ItemName != storetest.ItemBooks || ls[2].ProjectName != storetest.ProjectFees {
+				t.Errorf("lines in board order: %v", func() []string {
+					var out []string
+					for _, l := range ls {
+						out = append(out, l.ProjectName+"/"+l.ItemName)
+					}
+					return out
+				}())
+			}
+			// Another school's project is not found through this school.
+			other := seed2(t, s)
+			err = s.AdminUpdate(ctx, func(tx admin.Tx) error { return tx.SaveProject(ctx, other, &extra) })
+			if apperr.CodeOf(err) != apperr.CodeNotFound {
+				t.Errorf("saving school 1's project as school %d's: %v", other, err)
+			}
+		})
+	})
+}
