@@ -19,9 +19,9 @@ type NewStaff struct {
 	DisplayName string
 }
 
-// Credentials handed over once, when a staff member is created or reset:
-// the one-time password (changed at first login), the authenticator to
-// scan and the recovery codes. None of them is stored in the clear.
+// Handover is what is handed over once, when a staff member is created or
+// reset: the one-time password (changed at first login), the
+// authenticator to scan and the recovery codes. None is stored in the clear.
 type Handover struct {
 	Staff         Staff
 	Password      string

@@ -110,6 +110,7 @@ type Break struct {
 	Reason string
 }
 
+// Error names the row and says what is wrong with it.
 func (b *Break) Error() string {
 	return "audit chain " + strconv.FormatInt(b.Chain, 10) + " broken at seq " + strconv.FormatInt(b.Seq, 10) +
 		" (row id " + strconv.FormatInt(b.ID, 10) + "): " + b.Reason
