@@ -31,6 +31,9 @@ Usage:
   campuspay school create --code CODE --name NAME --region-code 500000 --region-name 重庆市 [--db DSN]
   campuspay import students|bills --school CODE FILE [--db DSN]
   campuspay journal verify [--db DSN]
+  campuspay staff create --school CODE|--platform --role admin|clerk|auditor|operator --username NAME [--name 姓名]
+  campuspay audit verify|seal [--db DSN]
+  campuspay export payments|outstanding --school CODE [--from YYYY-MM-DD --to YYYY-MM-DD] --out FILE.xlsx
   campuspay loadtest [--students 800] [--duration 20s] [--concurrency 32 | --rate R] [--db DSN | --target URL …]
 
 DSN is sqlite:PATH (default sqlite:campuspay.db) or a postgres:// URL.
@@ -78,6 +81,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdVerify(ctx, args[2:], stdout, stderr)
 	case "loadtest":
 		err = cmdLoadtest(ctx, args[1:], stdout, stderr)
+	case "staff":
+		err = cmdStaff(ctx, args[1:], stdout, stderr)
+	case "audit":
+		err = cmdAudit(ctx, args[1:], stdout, stderr)
+	case "export":
+		err = cmdExport(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

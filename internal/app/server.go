@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"campuspay/internal/account"
+	"campuspay/internal/admin"
 	"campuspay/internal/api"
 	"campuspay/internal/auth"
 	"campuspay/internal/billing"
@@ -105,6 +106,7 @@ type Server struct {
 	Worker   *worker.Worker
 	Sandbox  *sandbox.Sandbox
 	Channels *channel.Registry
+	Admin    *admin.Service // the finance office's console services
 	Handler  http.Handler
 	// Accounts are the phone app's accounts; SMSOutbox is the dev SMS
 	// provider when it is the one in use (nil otherwise).
@@ -208,6 +210,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}()
 	if !cfg.NoWorker {
+		s.runSealer(runCtx)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -349,6 +352,7 @@ func (s *Server) routes() http.Handler {
 		Accounts: s.Accounts, TrustedProxies: s.trusted, Log: s.log})))
 	s.mountWeb(mux)
 	s.mountPhone(mux)
+	s.mountConsole(mux)
 	if s.Sandbox != nil {
 		s.Sandbox.Mount(mux)
 	}

@@ -27,6 +27,9 @@ type Policy struct {
 	HelpHours           string   `json:"help_hours"`
 	RecommendedBanks    []string `json:"recommended_banks"`
 	Channels            []string `json:"channels,omitempty"` // enabled channel names; empty: all the platform has
+	// PlatformName is what students see the platform called (e.g. 校园安心付);
+	// empty: the platform's default.
+	PlatformName string `json:"platform_name,omitempty"`
 }
 
 // DefaultPolicy is the seed's policy: initial password 111111, a 10-minute

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"campuspay/internal/account"
+	"campuspay/internal/admin"
 )
 
 var (
@@ -259,4 +260,23 @@ func (t *Tx) InsertBinding(accountID, studentID int64) {
 func (s *Store) Unbind(ctx context.Context, accountID, studentID int64) (bool, error) {
 	n, err := s.exec(ctx, "binding_delete", accountID, studentID)
 	return n == 1, err
+}
+
+// StudentBindings lists the phone accounts bound to a student (R6), for
+// the finance office's student page.
+func (s *Store) StudentBindings(ctx context.Context, studentID int64) ([]admin.Binding, error) {
+	r, err := s.read(ctx, "student_bindings", studentID)
+	if err != nil {
+		return nil, err
+	}
+	var out []admin.Binding
+	err = each(r, func(r rows) error {
+		var b admin.Binding
+		var at int64
+		err := r.Scan(&b.Phone, &at)
+		b.CreatedAt = fromMS(at)
+		out = append(out, b)
+		return err
+	})
+	return out, err
 }

@@ -102,6 +102,13 @@ func TestAccountStore(t *testing.T) {
 			if ok, err := s.Unbind(ctx, a.ID, x.students[1].ID); ok || err != nil {
 				t.Errorf("unbinding another account's student: %v %v", ok, err)
 			}
+			// The finance office sees which phones a student is bound to.
+			if sb, err := s.StudentBindings(ctx, x.students[1].ID); err != nil || len(sb) != 1 || sb[0].Phone != b.Phone || sb[0].CreatedAt.IsZero() {
+				t.Errorf("student 1's bindings %+v %v, want account b's phone", sb, err)
+			}
+			if sb, err := s.StudentBindings(ctx, x.students[0].ID); err != nil || len(sb) != 1 || sb[0].Phone != a.Phone {
+				t.Errorf("student 0's bindings %+v %v, want account a's phone", sb, err)
+			}
 		})
 	})
 }

@@ -17,6 +17,13 @@ type lineKey struct{ student, item int64 }
 // If rows returns an error or any problem was reported, nothing is
 // applied.
 func (s *Store) ImportBills(ctx context.Context, schoolID int64, ref string, input func(yield func(billing.BillInput) error) error, problem billing.Problem) (billing.ImportStats, error) {
+	return s.importBills(ctx, schoolID, ref, input, problem, nil)
+}
+
+// importBills is ImportBills with after, when set, run in the import's
+// transaction once every row is applied and posted (its error undoes it).
+func (s *Store) importBills(ctx context.Context, schoolID int64, ref string, input func(yield func(billing.BillInput) error) error,
+	problem billing.Problem, after func(*Tx, billing.ImportStats) error) (billing.ImportStats, error) {
 	var st billing.ImportStats
 	err := s.InTx(ctx, func(tx *Tx) error {
 		st = billing.ImportStats{}
@@ -91,6 +98,9 @@ func (s *Store) ImportBills(ctx context.Context, schoolID int64, ref string, inp
 		}
 		for _, e := range billing.ImportEntries(schoolID, ref, imp.delta, imp.adjust) {
 			tx.Post(e)
+		}
+		if after != nil {
+			return after(tx, st)
 		}
 		return nil
 	})

@@ -15,6 +15,13 @@ var _ auth.Store = (*Store)(nil)
 // own), known students get their details updated; identical rows change
 // nothing. If rows returns an error, nothing is applied.
 func (s *Store) ImportStudents(ctx context.Context, schoolID int64, input func(yield func(billing.StudentInput) error) error) (billing.ImportStats, error) {
+	return s.importStudents(ctx, schoolID, input, nil)
+}
+
+// importStudents is ImportStudents with after, when set, run in the
+// import's transaction once every row is applied (its error undoes it).
+func (s *Store) importStudents(ctx context.Context, schoolID int64, input func(yield func(billing.StudentInput) error) error,
+	after func(*Tx, billing.ImportStats) error) (billing.ImportStats, error) {
 	var st billing.ImportStats
 	err := s.InTx(ctx, func(tx *Tx) error {
 		st = billing.ImportStats{}
@@ -32,7 +39,7 @@ func (s *Store) ImportStudents(ctx context.Context, schoolID int64, input func(y
 			return err
 		}
 		now := ms(tx.now)
-		return input(func(in billing.StudentInput) error {
+		err = input(func(in billing.StudentInput) error {
 			st.Rows++
 			old, ok := existing[in.StudentNo]
 			in.Line = 0
@@ -52,6 +59,10 @@ func (s *Store) ImportStudents(ctx context.Context, schoolID int64, input func(y
 			}
 			return nil
 		})
+		if err != nil || after == nil {
+			return err
+		}
+		return after(tx, st)
 	})
 	if err == nil && st.Created > 0 {
 		_, err = s.exec(ctx, "analyze_import")

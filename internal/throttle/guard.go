@@ -58,6 +58,7 @@ type Guard struct {
 	account        *Rate
 	known          *table[struct{}]
 	knownFor       time.Duration
+	gens           *table[uint64] // per account: bumped by Unlock, part of every pair key
 	now            Clock
 }
 
@@ -90,6 +91,7 @@ func NewGuard(c GuardConfig) *Guard {
 	pick(&c.MaxKeys, d.MaxKeys)
 	return &Guard{
 		known:          newTable[struct{}](c.MaxKeys),
+		gens:           newTable[uint64](c.MaxKeys),
 		knownFor:       c.KnownFor,
 		now:            clockOrNow(c.Now),
 		clientAttempts: NewRate(RateConfig{Burst: c.ClientBurst, Every: c.ClientEvery, MaxKeys: c.MaxKeys, Now: c.Now}),
@@ -104,7 +106,7 @@ func NewGuard(c GuardConfig) *Guard {
 // it is judged; when refused, nothing was spent and RetryAfter is the
 // longest of the waits that apply.
 func (g *Guard) Allow(client netip.Addr, account string) Decision {
-	ck, pk := ClientKey(client), pairKey(client, account)
+	ck, pk := ClientKey(client), g.pairKey(client, account)
 	d := g.clientFailures.Peek(ck)
 	if !g.isKnown(pk) {
 		d = stricter(d, g.account.Peek(account))
@@ -124,14 +126,14 @@ func (g *Guard) Allow(client netip.Addr, account string) Decision {
 func (g *Guard) Failed(client netip.Addr, account string) {
 	g.clientFailures.Add(ClientKey(client))
 	g.account.Add(account)
-	g.pair.Fail(pairKey(client, account))
+	g.pair.Fail(g.pairKey(client, account))
 }
 
 // Succeeded clears the pair's back-off and makes the pair known. The
 // client's and the account's failure budgets refill with time only: one
 // success must not wash out a client's guesses at other accounts.
 func (g *Guard) Succeeded(client netip.Addr, account string) {
-	pk := pairKey(client, account)
+	pk := g.pairKey(client, account)
 	g.pair.Succeed(pk)
 	now := g.now()
 	g.known.update(pk, now.UnixNano(), func(struct{}, bool) (struct{}, int64, bool) {
@@ -147,9 +149,5 @@ func (g *Guard) isKnown(pk string) bool {
 // Released ends an allowed attempt that was not judged (the check could
 // not run, e.g. the password hasher was busy), counting no failure.
 func (g *Guard) Released(client netip.Addr, account string) {
-	g.pair.Release(pairKey(client, account))
-}
-
-func pairKey(client netip.Addr, account string) string {
-	return ClientKey(client) + "\x00" + account
+	g.pair.Release(g.pairKey(client, account))
 }

@@ -119,7 +119,7 @@ func TestGuardPairBackoffAndParallelGuesses(t *testing.T) {
 	clk.Advance(time.Minute)
 	want(t, "after release", g.Allow(c, "A"), 0)
 	g.Failed(c, "A") // the second failure
-	want(t, "second failure", g.pair.Check(pairKey(c, "A")), 2*time.Second)
+	want(t, "second failure", g.pair.Check(g.pairKey(c, "A")), 2*time.Second)
 	want(t, "second failure, client burst spent too", g.Allow(c, "A"), time.Minute)
 }
 
@@ -159,5 +159,32 @@ func TestGuardForgivesATypo(t *testing.T) {
 	g.Failed(c, "a")
 	if d := g.Allow(c, "a"); d.Allowed || d.RetryAfter != time.Second {
 		t.Fatalf("after the third failure: %+v, want a 1 s wait", d)
+	}
+}
+
+func TestGuardUnlockClearsTheAccountAndItsBackoffs(t *testing.T) {
+	clk := newClock()
+	g := NewGuard(GuardConfig{PairFree: -1, AccountFailBurst: 3, AccountFailEvery: time.Hour, Now: clk.Now})
+	owner, other := addr("198.51.100.1"), addr("198.51.100.2")
+	for _, c := range []string{"198.51.100.2", "198.51.100.3", "198.51.100.4"} {
+		want(t, "a failure from "+c, attempt(g, addr(c), "S1", false), 0)
+	}
+	if d := g.AccountLocked("S1"); d.Allowed {
+		t.Fatalf("after three failures the account is not locked: %+v", d)
+	}
+	if d := g.Allow(owner, "S1"); d.Allowed {
+		t.Fatalf("a locked account let the owner in: %+v", d)
+	}
+	if d := g.Allow(other, "S1"); d.Allowed {
+		t.Fatalf("the failing client is not backed off: %+v", d)
+	}
+	g.Unlock("S1")
+	if d := g.AccountLocked("S1"); !d.Allowed {
+		t.Fatalf("after unlock the account is still locked: %+v", d)
+	}
+	want(t, "owner after unlock", attempt(g, owner, "S1", true), 0)
+	want(t, "the failing client's back-off is forgotten too", g.Allow(other, "S1"), 0)
+	if d := g.AccountLocked("S2"); !d.Allowed {
+		t.Errorf("another account is locked: %+v", d)
 	}
 }

@@ -28,12 +28,12 @@ UPDATE bill_lines SET amount = $1, mandatory = $2, updated_at = $3 WHERE id = $4
 -- name: lines_of_student
 SELECT l.id, l.student_id, p.id, p.name, i.id, i.name, l.amount, l.paid, l.mandatory
 FROM bill_lines l JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
-WHERE l.student_id = $1 ORDER BY p.id, i.id;
+WHERE l.student_id = $1 ORDER BY p.sort_order, p.id, i.sort_order, i.id;
 
 -- name: lines_of_student_lock
 SELECT l.id, l.student_id, p.id, p.name, i.id, i.name, l.amount, l.paid, l.mandatory
 FROM bill_lines l JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
-WHERE l.student_id = $1 ORDER BY p.id, i.id FOR UPDATE OF l;
+WHERE l.student_id = $1 ORDER BY p.sort_order, p.id, i.sort_order, i.id FOR UPDATE OF l;
 
 -- name: holds_of_student
 SELECT h.line_id, o.order_no, h.until_at FROM line_holds h

@@ -101,3 +101,8 @@ INSERT INTO bindings (account_id, student_id, created_at) VALUES (?1, ?2, ?3);
 
 -- name: binding_delete
 DELETE FROM bindings WHERE account_id = ?1 AND student_id = ?2;
+
+-- name: student_bindings
+-- The phone accounts bound to a student, for the finance office.
+SELECT a.phone, b.created_at FROM bindings b JOIN accounts a ON a.id = b.account_id
+WHERE b.student_id = ?1 ORDER BY b.created_at, a.id;
