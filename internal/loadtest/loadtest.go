@@ -114,6 +114,9 @@ func (c *Config) check() error {
 	return nil
 }
 
+// studentsPerClient is how many synthetic students share a client address.
+const studentsPerClient = 16
+
 // Run runs a load test, writes progress to stderr about once a second and
 // the report to stdout, and returns the report.
 func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Report, error) {
@@ -207,7 +210,11 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*Report, er
 
 	r := &runner{cfg: cfg, school: cfg.School, sandboxURL: cfg.SandboxURL}
 	r.pay = httpPayer{r}
-	clients := newClients(16, isLoopback(append([]string{cfg.SandboxURL}, cfg.Targets...)...))
+	// One client address per studentsPerClient students: a school's
+	// students log in from many networks, and the login throttle allows
+	// one address about 60 attempts at once and one a second after that
+	// (throttle.LoginDefaults), which a first login takes two of.
+	clients := newClients(max(16, (cfg.Students+studentsPerClient-1)/studentsPerClient), isLoopback(append([]string{cfg.SandboxURL}, cfg.Targets...)...))
 	students := make([]*student, cfg.Students)
 	for i := range students {
 		id := idCard(i)
