@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"campuspay/demo"
@@ -374,6 +375,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cfg.DB = "sqlite:" + dbPath
 	cfg.Sandbox = true
+	cfg.Demo = true
 	if cfg.SandboxKeys == "sandbox-keys" {
 		cfg.SandboxKeys = filepath.Join(*dir, "sandbox-keys")
 	}
@@ -386,6 +388,18 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := LoadDemo(ctx, s.Store, stdout); err != nil {
 		return err
 	}
+	sc, err := s.Schools.School(ctx, DemoSchool)
+	if err != nil {
+		return err
+	}
+	staff, err := s.AddDemoStaff(ctx, sc.ID)
+	if err != nil {
+		return err
+	}
+	var staffLines strings.Builder
+	for _, h := range staff {
+		fmt.Fprintf(&staffLines, "  %-13s %s，一次性密码 %s\n", h.Staff.Username, h.Staff.Role.Label(), h.Password)
+	}
 	fmt.Fprintf(stdout, `
 campuspay 演示已启动
   首页          %[1]s/
@@ -396,9 +410,10 @@ campuspay 演示已启动
 演示登录：学号 2026010001 … 2026010300，初始密码 111111（首次登录须修改）
 手机端绑定学生：学号 + 姓名 + 身份证号后 6 位（见 demo/students.csv）
 银联测试卡：6222021000000000009（工商银行，密码 123456，预留手机 13800000001，短信验证码 111111）
-数据库：%[3]s
+财务后台      %[1]s/admin/（用户名 + 一次性密码 + 动态验证码，验证码见 %[1]s/dev/totp；首次登录须修改密码）
+%[4]s数据库：%[3]s
 按 Ctrl+C 退出。
-`, s.URL, DemoSchool, dbPath)
+`, s.URL, DemoSchool, dbPath, staffLines.String())
 	<-ctx.Done()
 	return nil
 }

@@ -43,6 +43,9 @@ type Config struct {
 	DB          string // sqlite:PATH or postgres://…
 	PublicURL   string // how channels and browsers reach us; derived from the listener when empty
 	Sandbox     bool   // mount the sandbox and use it as every school's channel
+	// Demo serves GET /dev/totp, the current authenticator codes of the
+	// demo's staff (campuspay demo only; refused with real channels).
+	Demo bool
 	SandboxURL  string // use a sandbox running elsewhere (campuspay sandbox) instead
 	SandboxKeys string // directory of the sandbox's keys
 	ChannelsCfg string // JSON file of real merchant settings per school
@@ -98,6 +101,8 @@ const DefaultPlatformName = "校园缴费平台"
 
 // Server is a running campuspay.
 type Server struct {
+	demo demoStaff // the demo's staff secrets, for /dev/totp
+
 	URL      string
 	Store    *store.Store
 	Auth     *auth.Service
@@ -353,6 +358,9 @@ func (s *Server) routes() http.Handler {
 	s.mountWeb(mux)
 	s.mountPhone(mux)
 	s.mountConsole(mux)
+	if s.cfg.Demo && s.cfg.Sandbox {
+		mux.HandleFunc("GET /dev/totp", s.devTOTP)
+	}
 	if s.Sandbox != nil {
 		s.Sandbox.Mount(mux)
 	}
