@@ -293,6 +293,36 @@ func TestPagesAnswerTheRules(t *testing.T) {
 			t.Errorf("their order after my tries: %d %.500s", p.Status, text(p.Body))
 		}
 	})
+
+	t.Run("money that arrives after a cancel is said to have arrived", func(t *testing.T) {
+		theirs := theirs.with(t)
+		form := url.Values{}
+		for _, f := range fields {
+			form.Set(html.UnescapeString(f[1]), html.UnescapeString(f[2]))
+		}
+		resp, err := http.PostForm(html.UnescapeString(theirOrder[1]), form) // the payer's browser at the gateway
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("gateway: %v %v", err, resp)
+		}
+		resp.Body.Close()
+		f := theirs.get("/m/s/" + theirSID + "/orders/" + no)
+		theirs.post("/m/s/"+theirSID+"/orders/"+no+"/cancel", url.Values{"csrf": {csrf(t, f.Body)}})
+		body := `{"order_no":"` + no + `","card_no":"6222021000000000009","pin":"123456","phone":"13800000001","sms_code":"111111"}`
+		if resp, err := http.Post(base+"/sandbox/test-helpers/unionpay/pay", "application/json", strings.NewReader(body)); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("late pay: %v %v", err, resp)
+		} else {
+			resp.Body.Close()
+		}
+		var p page
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if p = theirs.get("/m/s/" + theirSID + "/orders/" + no); strings.Contains(p.Body, "款项已到账") {
+				break
+			}
+		}
+		if !strings.Contains(p.Body, "款项已到账，订单已关闭") || strings.Contains(p.Body, "支付未成功") {
+			t.Fatalf("late success page:\n%.2000s", text(p.Body))
+		}
+	})
 }
 
 // TestInstallableShell: the manifest, the icons and the service worker,

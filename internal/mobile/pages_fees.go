@@ -560,6 +560,7 @@ func (h *handler) orderViewOf(b account.Bound, o payment.Order) orderView {
 }
 
 type failureView struct {
+	Arrived  bool // the money arrived after the order closed (an overpayment to refund)
 	Message  string
 	Advice   []string
 	WaysOut  []string
@@ -588,13 +589,15 @@ func (h *handler) order(w http.ResponseWriter, r *http.Request, p account.Princi
 	switch {
 	case o.Status == payment.StatusPaid:
 		title = "支付结果"
+	case o.FailureCode == payment.FailOverpaid:
+		title = "款项已到账"
 	case o.FailureCode != "":
 		title = "支付未成功"
 	}
 	pg := orderPage{layout: layoutOf(&p, title, base, ""), Order: h.orderViewOf(b, o), Student: b.Student.Name, Done: base}
 	pg.Help = helpOf(b.School)
 	if e := h.Payments.Explain(r.Context(), o, b.School.Policy); e != nil {
-		fv := &failureView{Message: e.Title, WaysOut: e.WaysOut}
+		fv := &failureView{Message: e.Title, WaysOut: e.WaysOut, Arrived: o.FailureCode == payment.FailOverpaid}
 		if e.Advice != "" && len(e.WaysOut) == 0 {
 			fv.Advice = append(fv.Advice, e.Advice)
 		}

@@ -232,6 +232,11 @@ func (h *handler) order(w http.ResponseWriter, r *http.Request, p auth.Principal
 	case o.Status.Open():
 		pg.Heading = "订单待支付"
 		pg.Lead = "请在 " + v.Until + " 前完成支付，逾期订单自动关闭。"
+	case o.Status == payment.StatusClosed && o.FailureCode == payment.FailOverpaid:
+		// The bank took the money after the order closed (I1): say it
+		// arrived, so that nobody pays the same items twice for it.
+		pg.Heading, pg.HeadClass = "款项已到账，订单已关闭", "bad"
+		pg.Lead = "该订单关闭后，银行仍完成了这笔扣款：款项已到账，记为溢缴款，不会重复入账，财务处核实后将原路退回。请先到缴费页面查看各项目是否已缴清，再决定是否支付。"
 	case o.Status == payment.StatusClosed && o.FailureCode == "":
 		pg.Heading = "订单已取消"
 		pg.Lead = "该订单已取消，未扣款。可以回到缴费页面重新选择项目。"

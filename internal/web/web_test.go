@@ -268,6 +268,27 @@ func TestPortal(t *testing.T) {
 		}
 	})
 
+	t.Run("money that arrives after a cancel is said to have arrived, never 未扣款", func(t *testing.T) {
+		c := newClient(t, srv.URL)
+		p := c.ready(studentNo(19))
+		tok, ids := csrf(t, p.Body), items(t, p.Body)
+		p = c.post(base+"/pay", url.Values{"csrf": {tok}, "item": {ids["学费"], ids["住宿费"]}, "channel": {"unionpay"}})
+		no := submitUnionPayForm(t, c, p.Body)
+		if f := c.post(base+"/orders/"+no+"/cancel", url.Values{"csrf": {tok}}); !strings.Contains(f.Body, "已取消") {
+			t.Fatalf("cancel: %s\n%.1500s", f.URL, f.Body)
+		}
+		payWithHelper(t, srv.URL, no, "6222021000000000009", "13800000001", "00") // the bank takes it anyway
+		var o page
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if o = c.get(base + "/orders/" + no); strings.Contains(o.Body, "款项已到账") {
+				break
+			}
+		}
+		if !strings.Contains(o.Body, "款项已到账，订单已关闭") || !strings.Contains(o.Body, "将原路退回") || strings.Contains(o.Body, "未扣款") {
+			t.Fatalf("late success page:\n%.3000s", o.Body)
+		}
+	})
+
 	t.Run("R1 and R3: each card refusal is explained in the seed's words", func(t *testing.T) {
 		for i, tc := range []struct{ card, phone, code, want string }{
 			{"6225751000000000008", "13800000006", "68", "不支持信用卡支付"},
