@@ -39,13 +39,13 @@ import (
 
 // Config is everything a server needs to start.
 type Config struct {
-	Addr        string // listen address, ":8080" or "127.0.0.1:0"
-	DB          string // sqlite:PATH or postgres://…
-	PublicURL   string // how channels and browsers reach us; derived from the listener when empty
-	Sandbox     bool   // mount the sandbox and use it as every school's channel
+	Addr      string // listen address, ":8080" or "127.0.0.1:0"
+	DB        string // sqlite:PATH or postgres://…
+	PublicURL string // how channels and browsers reach us; derived from the listener when empty
+	Sandbox   bool   // mount the sandbox and use it as every school's channel
 	// Demo serves GET /dev/totp, the current authenticator codes of the
 	// demo's staff (campuspay demo only; refused with real channels).
-	Demo bool
+	Demo        bool
 	SandboxURL  string // use a sandbox running elsewhere (campuspay sandbox) instead
 	SandboxKeys string // directory of the sandbox's keys
 	ChannelsCfg string // JSON file of real merchant settings per school
