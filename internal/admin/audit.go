@@ -140,20 +140,25 @@ func (s *Service) verifySeals(ctx context.Context, seals []audit.Record, rep *Ve
 // payment path writes nothing for it and locks nothing shared; the
 // server runs it every so often. It reports whether a seal was written.
 func (s *Service) SealJournal(ctx context.Context) (bool, error) {
-	return s.st.SealJournal(ctx, func(tx Tx, from, to int64) error {
+	return s.st.SealJournal(ctx, func(from, to int64) (func(tx Tx) error, error) {
+		// The entries are read outside the seal's transaction, which
+		// then only writes: a transaction must never wait for another
+		// connection of the pool (SQLite's writer would hold everyone).
 		sl := audit.NewSealer(from, to)
 		if err := s.st.WalkJournal(ctx, from, to, func(e journal.Entry, at time.Time) error {
 			sl.Add(e, at)
 			return nil
 		}); err != nil {
-			return err
+			return nil, err
 		}
 		seal, err := sl.Seal()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		_, err = tx.Audit(ctx, audit.Record{Chain: audit.PlatformChain, Actor: "system", Role: "system", Action: audit.ActionSeal,
-			Target: fmt.Sprintf("journal:%d-%d", from+1, to), After: audit.State(seal)})
-		return err
+		return func(tx Tx) error {
+			_, err := tx.Audit(ctx, audit.Record{Chain: audit.PlatformChain, Actor: "system", Role: "system", Action: audit.ActionSeal,
+				Target: fmt.Sprintf("journal:%d-%d", from+1, to), After: audit.State(seal)})
+			return err
+		}, nil
 	})
 }

@@ -232,7 +232,7 @@ type Store interface {
 	AuditChains(ctx context.Context) (map[int64]AuditHead, error)
 	WalkAudit(ctx context.Context, chain int64, fn func(audit.Record) error) error
 	WalkJournal(ctx context.Context, from, to int64, fn func(journal.Entry, time.Time) error) error
-	SealJournal(ctx context.Context, seal func(tx Tx, from, to int64) error) (sealed bool, err error)
+	SealJournal(ctx context.Context, digest func(from, to int64) (write func(tx Tx) error, err error)) (sealed bool, err error)
 	UnsealedEntries(ctx context.Context) (int, error)
 }
 

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -96,10 +97,12 @@ func TestSealJournal(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		seed(t, s) // the seed's bill import posts journal entries
 		var from, to int64
-		sealed, err := s.SealJournal(ctx, func(tx admin.Tx, f, tt int64) error {
+		sealed, err := s.SealJournal(ctx, func(f, tt int64) (func(admin.Tx) error, error) {
 			from, to = f, tt
-			_, err := tx.Audit(ctx, audit.Record{Chain: 0, Actor: "system", Action: audit.ActionSeal})
-			return err
+			return func(tx admin.Tx) error {
+				_, err := tx.Audit(ctx, audit.Record{Chain: 0, Actor: "system", Action: audit.ActionSeal})
+				return err
+			}, nil
 		})
 		if err != nil || !sealed || from != 0 || to < 1 {
 			t.Fatalf("first seal: %v %v (%d, %d]", sealed, err, from, to)
@@ -114,7 +117,7 @@ func TestSealJournal(t *testing.T) {
 		}); err != nil || n != int(to-from) {
 			t.Fatalf("walked %d entries of (%d, %d]: %v", n, from, to, err)
 		}
-		again, err := s.SealJournal(ctx, func(admin.Tx, int64, int64) error { t.Error("sealed nothing new"); return nil })
+		again, err := s.SealJournal(ctx, func(int64, int64) (func(admin.Tx) error, error) { t.Error("sealed nothing new"); return nil, nil })
 		if err != nil || again {
 			t.Fatalf("second seal with nothing new: %v %v", again, err)
 		}
@@ -124,11 +127,30 @@ func TestSealJournal(t *testing.T) {
 		// A seal that fails leaves the cursor where it was.
 		x := seed2(t, s)
 		boom := errors.New("boom")
-		if _, err := s.SealJournal(ctx, func(admin.Tx, int64, int64) error { return boom }); !errors.Is(err, boom) {
+		if _, err := s.SealJournal(ctx, func(int64, int64) (func(admin.Tx) error, error) { return nil, boom }); !errors.Is(err, boom) {
 			t.Fatalf("failing seal: %v", err)
+		}
+		if _, err := s.SealJournal(ctx, func(int64, int64) (func(admin.Tx) error, error) {
+			return func(admin.Tx) error { return boom }, nil
+		}); !errors.Is(err, boom) {
+			t.Fatalf("failing seal write: %v", err)
 		}
 		if u, _ := s.UnsealedEntries(ctx); u == 0 {
 			t.Errorf("a failed seal advanced the cursor (school %d)", x)
+		}
+		// The digest runs outside any transaction: other writes go on
+		// while the journal is read (on SQLite a transaction holding the
+		// writer while it waits for the pool stalled a whole server).
+		sealed, err = s.SealJournal(ctx, func(int64, int64) (func(admin.Tx) error, error) {
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if err := s.InTx(wctx, func(*store.Tx) error { return nil }); err != nil {
+				return nil, fmt.Errorf("a write during the digest: %w", err)
+			}
+			return func(admin.Tx) error { return nil }, nil
+		})
+		if err != nil || !sealed {
+			t.Fatalf("seal with a write during its digest: %v %v", sealed, err)
 		}
 	})
 }

@@ -156,10 +156,13 @@ func (s *Store) WalkJournal(ctx context.Context, from, to int64, fn func(journal
 // SealJournal seals the journal entries written since the last seal: it
 // finds the largest id below which every entry is committed (on
 // PostgreSQL by waiting, at most briefly, until no writer holds the
-// journal; on SQLite the write transaction is enough), then runs seal
-// with the range (from, to] in a transaction that advances the cursor.
-// sealed is false when there was nothing new or the journal was busy.
-func (s *Store) SealJournal(ctx context.Context, seal func(tx admin.Tx, from, to int64) error) (bool, error) {
+// journal; on SQLite the write transaction is enough), hands the range
+// (from, to] to digest outside any transaction (entries below the
+// horizon no longer change, and reading them holds no lock), then runs
+// what digest returned in a transaction that advances the cursor, unless
+// another server sealed the range first. sealed is false when there was
+// nothing new, the journal was busy or another server sealed it.
+func (s *Store) SealJournal(ctx context.Context, digest func(from, to int64) (func(tx admin.Tx) error, error)) (bool, error) {
 	var to int64
 	err := s.InTx(ctx, func(t *Tx) error {
 		if _, err := t.exec(ctx, "audit_seal_wait"); err != nil {
@@ -179,19 +182,30 @@ func (s *Store) SealJournal(ctx context.Context, seal func(tx admin.Tx, from, to
 	if err != nil {
 		return false, err
 	}
+	var from int64
+	if err := s.readRow(ctx, "audit_seal_cursor", nil, &from); err != nil {
+		return false, s.translate(err)
+	}
+	if to <= from {
+		return false, nil
+	}
+	write, err := digest(from, to)
+	if err != nil {
+		return false, err
+	}
 	sealed := false
 	err = s.InTx(ctx, func(t *Tx) error {
 		sealed = false
-		var from int64
-		if err := t.readRow(ctx, "audit_seal_cursor", nil, &from); err != nil {
+		var now int64
+		if err := t.readRow(ctx, "audit_seal_cursor", nil, &now); err != nil {
 			return err
 		}
-		if to <= from {
-			return nil
+		if now != from {
+			return nil // another server sealed this range meanwhile
 		}
 		t.write("audit_seal_advance", 1, to, from)
 		sealed = true
-		return seal(t, from, to)
+		return write(t)
 	})
 	return sealed, s.translate(err)
 }

@@ -20,12 +20,14 @@ import (
 type sqliteEngine struct {
 	sdb   *sql.DB
 	stats *Stats
-	// writer queues this process's write transactions in order. SQLite
-	// has one writer; without it a writer that finds the lock taken backs
-	// off in the busy handler's growing sleeps (1, 2, 5, 10, 20… ms)
-	// while the lock may already be free. Writers of other processes on
-	// the same file still meet the busy timeout.
-	writer sync.Mutex
+	// writer queues this process's writes (transactions and single
+	// statements) in order, a token taken before a connection: SQLite
+	// has one writer, and without it a writer that finds the lock taken
+	// backs off in the busy handler's growing sleeps (1, 2, 5, 10, 20… ms)
+	// while holding one of the pool's few connections, which the
+	// transaction holding the lock may need. Writers of other processes
+	// on the same file still meet the busy timeout.
+	writer chan struct{}
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // by query text, prepared on the pool
@@ -49,7 +51,7 @@ func openSQLite(ctx context.Context, path string, stats *Stats) (*sqliteEngine, 
 		db.Close()
 		return nil, err
 	}
-	return &sqliteEngine{sdb: db, stats: stats, stmts: map[string]*sql.Stmt{}}, nil
+	return &sqliteEngine{sdb: db, stats: stats, stmts: map[string]*sql.Stmt{}, writer: make(chan struct{}, 1)}, nil
 }
 
 func (e *sqliteEngine) db() *sql.DB { return e.sdb }
@@ -129,6 +131,10 @@ func (e *sqliteEngine) pool() queryConn { return sqlitePool{e} }
 type sqlitePool struct{ e *sqliteEngine }
 
 func (p sqlitePool) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	if err := p.e.lockWriter(ctx); err != nil {
+		return 0, err
+	}
+	defer p.e.unlockWriter()
 	p.e.stats.Statements.Add(1)
 	st, err := p.e.prepare(ctx, q)
 	if err != nil {
@@ -159,11 +165,25 @@ type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { r.Rows.Close() }
 
+// lockWriter takes the writer token, or gives up when ctx ends.
+func (e *sqliteEngine) lockWriter(ctx context.Context) error {
+	select {
+	case e.writer <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *sqliteEngine) unlockWriter() { <-e.writer }
+
 func (e *sqliteEngine) begin(ctx context.Context) (txConn, error) {
-	e.writer.Lock()
+	if err := e.lockWriter(ctx); err != nil {
+		return nil, err
+	}
 	tx, err := e.sdb.BeginTx(ctx, nil)
 	if err != nil {
-		e.writer.Unlock()
+		e.unlockWriter()
 		return nil, err
 	}
 	e.stats.Transactions.Add(1)
@@ -268,7 +288,7 @@ func (t *sqliteTx) queue(name, q string, want int64, args ...any) {
 func (t *sqliteTx) flush(ctx context.Context) error { return t.err }
 
 func (t *sqliteTx) commit(ctx context.Context) error {
-	defer t.e.writer.Unlock()
+	defer t.e.unlockWriter()
 	defer t.closeLocal()
 	if t.err != nil {
 		t.tx.Rollback()
@@ -289,5 +309,5 @@ func (t *sqliteTx) closeLocal() {
 func (t *sqliteTx) rollback() {
 	t.closeLocal()
 	t.tx.Rollback()
-	t.e.writer.Unlock()
+	t.e.unlockWriter()
 }
