@@ -31,6 +31,7 @@ import (
 	"campuspay/internal/jobs"
 	"campuspay/internal/notify"
 	"campuspay/internal/payment"
+	"campuspay/internal/reconcile"
 	"campuspay/internal/sandbox"
 	"campuspay/internal/sms"
 	"campuspay/internal/store"
@@ -107,6 +108,8 @@ type Server struct {
 	Sandbox  *sandbox.Sandbox
 	Channels *channel.Registry
 	Admin    *admin.Service // the finance office's console services
+	// Reconcile is the daily reconciliation against the channels' statements.
+	Reconcile *reconcile.Service
 	Handler  http.Handler
 	// Accounts are the phone app's accounts; SMSOutbox is the dev SMS
 	// provider when it is the one in use (nil otherwise).
@@ -181,7 +184,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if wcfg.Poll == 0 {
 		wcfg = worker.DefaultConfig()
 	}
-	s.Worker = worker.New(st, s.Payments.Handlers(), wcfg, log, st.Now)
+	s.Reconcile = reconcile.New(st, s.Channels, s.Payments, reconcile.Config{Now: st.Now, Log: log})
+	handlers := s.Payments.Handlers()
+	for kind, h := range s.Reconcile.Handlers() {
+		handlers[kind] = h
+	}
+	s.Worker = worker.New(st, handlers, wcfg, log, st.Now)
 	s.Handler = s.routes()
 	s.http = newHTTPServer(s.Handler, log, cfg.Timeouts)
 	if cfg.MetricsAddr != "" {
@@ -210,6 +218,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}()
 	if !cfg.NoWorker {
+		if err := s.Reconcile.Schedule(ctx); err != nil {
+			log.Warn("reconcile: schedule the daily runs", "err", err)
+		}
 		s.runSealer(runCtx)
 		s.wg.Add(1)
 		go func() {
