@@ -110,7 +110,7 @@ type Server struct {
 	Admin    *admin.Service // the finance office's console services
 	// Reconcile is the daily reconciliation against the channels' statements.
 	Reconcile *reconcile.Service
-	Handler  http.Handler
+	Handler   http.Handler
 	// Accounts are the phone app's accounts; SMSOutbox is the dev SMS
 	// provider when it is the one in use (nil otherwise).
 	Accounts  *account.Service
