@@ -108,9 +108,7 @@ type Server struct {
 	Sandbox  *sandbox.Sandbox
 	Channels *channel.Registry
 	Admin    *admin.Service // the finance office's console services
-	// Reconcile is the daily reconciliation against the channels' statements.
-	Reconcile *reconcile.Service
-	Handler   http.Handler
+	Handler  http.Handler
 	// Accounts are the phone app's accounts; SMSOutbox is the dev SMS
 	// provider when it is the one in use (nil otherwise).
 	Accounts  *account.Service
@@ -118,6 +116,9 @@ type Server struct {
 
 	// MetricsURL is the metrics listener's base URL, when it has one.
 	MetricsURL string
+
+	// Reconcile is the daily reconciliation against the channels' statements.
+	Reconcile *reconcile.Service
 
 	log      *slog.Logger
 	http     *http.Server
