@@ -31,15 +31,15 @@ var _ Reconciler = (*reconcile.Service)(nil)
 // reconRow is one reconciliation as a table row shows it.
 type reconRow struct {
 	reconcile.Reconciliation
-	Label   string // the channel's name
-	Status  string // in words
-	Class   string // ok, warn or bad
-	Href    string // its page
-	Pending bool   // the channel was never reconciled
+	Label      string // the channel's name
+	StatusText string // the status in words
+	Class      string // ok, warn or bad
+	Href       string // its page
+	Pending    bool   // the channel was never reconciled
 }
 
 func reconRowOf(sc billing.School, r reconcile.Reconciliation) reconRow {
-	row := reconRow{Reconciliation: r, Label: channelLabel(r.Channel), Status: reconcile.StatusLabel(r.Status),
+	row := reconRow{Reconciliation: r, Label: channelLabel(r.Channel), StatusText: reconcile.StatusLabel(r.Status),
 		Href: schoolPath(sc, "reconcile", url.PathEscape(r.Channel), url.PathEscape(r.Day))}
 	switch r.Status {
 	case reconcile.StatusMatched:
@@ -66,7 +66,7 @@ func (h *handler) boardReconciliations(r *http.Request, p admin.Principal, sc bi
 	}
 	var out []reconRow
 	for _, info := range h.Reconcile.Channels() {
-		row := reconRow{Label: info.Label, Pending: true, Status: "尚未对账", Class: "warn"}
+		row := reconRow{Label: info.Label, Pending: true, StatusText: "尚未对账", Class: "warn"}
 		for _, rec := range latest {
 			if rec.Channel == info.Name {
 				row = reconRowOf(sc, rec)
