@@ -173,9 +173,9 @@ func BenchmarkReconcileDay(b *testing.B) {
 				scanT, stmtT, recT = scanT+t1.Sub(t0), stmtT+t2.Sub(t1), recT+t3.Sub(t2)
 			}
 			n := time.Duration(b.N)
-			b.ReportMetric(float64((recT/n).Milliseconds()), "reconcile-ms")
-			b.ReportMetric(float64((scanT/n).Milliseconds()), "scan-ms")
-			b.ReportMetric(float64((stmtT/n).Milliseconds()), "statement-ms")
+			b.ReportMetric(float64((recT / n).Milliseconds()), "reconcile-ms")
+			b.ReportMetric(float64((scanT / n).Milliseconds()), "scan-ms")
+			b.ReportMetric(float64((stmtT / n).Milliseconds()), "statement-ms")
 			b.ReportMetric(float64(recT)/float64(scanT), "reconcile/scan")
 			if recT/n > 10*time.Second {
 				b.Errorf("reconciling a day of %d took %v, over 10 s", benchTxns, recT/n)
