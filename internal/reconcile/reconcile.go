@@ -78,6 +78,11 @@ func recordKeys(r Record) (first, second string) {
 	return keyOf("p", r.ChannelTxnID), keyOf("po", r.OrderNo)
 }
 
+func firstKey(r Record) string {
+	k, _ := recordKeys(r)
+	return k
+}
+
 func lineKeys(l payment.StatementLine) (first, second string) {
 	if l.Kind == payment.StatementRefund {
 		return keyOf("r", l.RefundNo), keyOf("rt", l.ChannelTxnID)
@@ -105,10 +110,12 @@ type Matching struct {
 
 // Match pairs each statement line with the record of the same
 // transaction: by the channel's transaction id of a payment (or the
-// merchant's refund number), else by the order number (or the channel's
-// refund id) when that names one record still unpaired. A transaction is
-// paired at most once: a line the channel lists twice leaves the second
-// unmatched. It is a pure function of its inputs, linear in their size.
+// merchant's refund number); else, when the line or the record lacks
+// that id, by the order number (or the channel's refund id) when that
+// names one record still unpaired. Two ids that differ are two
+// transactions, even of one order. A transaction is paired at most once:
+// a line the channel lists twice leaves the second unmatched. It is a
+// pure function of its inputs, linear in their size.
 func Match(lines []payment.StatementLine, records []Record) Matching {
 	first := make(map[string]int, len(records))
 	second := make(map[string]int, len(records))
@@ -134,7 +141,7 @@ func Match(lines []payment.StatementLine, records []Record) Matching {
 		ri, ok := first[k1]
 		if !ok || k1 == "" || used[ri] {
 			ri, ok = second[k2]
-			if !ok || k2 == "" || ri < 0 || used[ri] {
+			if !ok || k2 == "" || ri < 0 || used[ri] || (k1 != "" && firstKey(records[ri]) != "") {
 				m.LinesOnly = append(m.LinesOnly, li)
 				continue
 			}

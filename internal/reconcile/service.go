@@ -89,7 +89,7 @@ func New(st Store, channels payment.Channels, pay Payments, cfg Config) *Service
 	return &Service{st: st, channels: channels, pay: pay, cfg: cfg}
 }
 
-// authorize checks a principal's permission on a school and loads it.
+// school checks a principal's permission on a school and loads it.
 func (s *Service) school(ctx context.Context, p admin.Principal, perm admin.Perm, schoolID int64) (billing.School, error) {
 	if p.Staff.Role == "" {
 		return billing.School{}, admin.ErrUnauthorized
@@ -215,7 +215,7 @@ func (s *Service) run(ctx context.Context, p admin.Principal, sc billing.School,
 // placedNear is how many days around a day a reconciliation looks for
 // money an earlier run recorded late (on the day it ran) but placed on
 // the statement's day.
-const placedNear = 3
+const placedNear = 10
 
 // dayRecords is the books of a scope, less what a reconciliation of a
 // nearby day recorded from its own statement (a channel-only success
