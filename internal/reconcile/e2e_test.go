@@ -23,6 +23,7 @@ import (
 	"campuspay/internal/reconcile"
 	"campuspay/internal/store"
 	"campuspay/internal/store/storetest"
+	"campuspay/internal/worker"
 )
 
 func TestMain(m *testing.M) { apptest.Main(m) }
@@ -472,6 +473,59 @@ func TestReconcileEndToEnd(t *testing.T) {
 				}
 				storetest.JournalOK(t, srv.Store)
 			})
+		})
+	}
+}
+
+// TestServersReconcileYesterdayByThemselves: two servers started on one
+// database each queue the morning's run, and yesterday's reconciliation
+// of every channel is made once, by the platform, without anyone asking.
+func TestServersReconcileYesterdayByThemselves(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			first := boot(t, d) // the demo school, loaded with no worker running
+			var servers []*app.Server
+			for i := 0; i < 2; i++ {
+				s, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DB: first.dsn, Sandbox: true, SandboxKeys: apptest.KeysDir(),
+					Worker: worker.Config{Poll: 50 * time.Millisecond}, Log: slog.New(slog.DiscardHandler)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				servers = append(servers, s)
+			}
+			// The run is due at 06:00 in Shanghai: before that, the
+			// servers' clocks are moved to 07:00 of the same day.
+			if h := time.Now().In(reconcile.Shanghai).Hour(); h < 7 {
+				later := func() time.Time { return time.Now().Add(time.Duration(7-h) * time.Hour) }
+				for _, s := range servers {
+					s.Store.SetClock(later)
+				}
+			}
+			sc, _ := first.Store.SchoolByCode(ctx, app.DemoSchool)
+			yesterday := reconcile.DayOf(time.Now().AddDate(0, 0, -1))
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				list, err := first.Store.ReconcileList(ctx, sc.ID, 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(list) == 2 {
+					for _, r := range list {
+						if r.Day != yesterday || !r.OK() || r.RunBy != "system" || r.Runs != 1 {
+							t.Errorf("%+v", r)
+						}
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("yesterday was not reconciled: %+v", list)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if n := storetest.Count(t, first.Store, "jobs", "kind = $1", reconcile.JobDaily); n != 2 {
+				t.Errorf("%d daily jobs for two servers, want yesterday's and today's", n)
+			}
 		})
 	}
 }
