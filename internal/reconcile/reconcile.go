@@ -68,7 +68,7 @@ type Record struct {
 	State          string    // disposition, suspense reason or refund state
 }
 
-// key is the transaction a record or a statement line names first (the
+// recordKeys are the transaction a record names first (the
 // channel's id of a payment, the merchant's number of a refund) and the
 // one it names second.
 func recordKeys(r Record) (first, second string) {

@@ -540,5 +540,5 @@ func (s *Service) Yesterday() string { return DayOf(startOf(s.cfg.Now()).AddDate
 // Today is now's day in Shanghai.
 func (s *Service) Today() string { return DayOf(s.cfg.Now()) }
 
-// sum is a helper for notes: yuan with two decimals.
+// yuan formats fen for the notes people read: 5800.00.
 func yuan(f money.Fen) string { return f.Yuan() }
