@@ -67,20 +67,25 @@ const (
 	PermViewStaff     Perm = "staff.view"
 	PermManageStaff   Perm = "staff.manage"
 	PermManageSchools Perm = "schools.manage" // the platform only
+	PermViewReconcile Perm = "reconcile.view" // reconciliations against the channels' statements
+	PermReconcile     Perm = "reconcile.run"  // run one now (it may apply what the channel confirms)
 )
 
 // AllPerms lists every permission.
 var AllPerms = []Perm{PermViewBoard, PermViewStudents, PermUnlockStudent, PermViewFees, PermEditFees, PermGenerateBills,
-	PermEditPolicy, PermImport, PermViewImports, PermExport, PermViewAudit, PermViewStaff, PermManageStaff, PermManageSchools}
+	PermEditPolicy, PermImport, PermViewImports, PermExport, PermViewAudit, PermViewStaff, PermManageStaff, PermManageSchools,
+	PermViewReconcile, PermReconcile}
 
 // grants is the one table of who may do what.
 var grants = map[Role]map[Perm]bool{
 	RoleOperator: set(AllPerms...),
 	RoleAdmin: set(PermViewBoard, PermViewStudents, PermUnlockStudent, PermViewFees, PermEditFees, PermGenerateBills,
-		PermEditPolicy, PermImport, PermViewImports, PermExport, PermViewAudit, PermViewStaff, PermManageStaff),
-	RoleClerk: set(PermViewBoard, PermViewStudents, PermUnlockStudent, PermViewFees, PermImport, PermViewImports, PermExport),
+		PermEditPolicy, PermImport, PermViewImports, PermExport, PermViewAudit, PermViewStaff, PermManageStaff,
+		PermViewReconcile, PermReconcile),
+	RoleClerk: set(PermViewBoard, PermViewStudents, PermUnlockStudent, PermViewFees, PermImport, PermViewImports, PermExport,
+		PermViewReconcile, PermReconcile),
 	RoleAuditor: set(PermViewBoard, PermViewStudents, PermViewFees, PermViewImports, PermExport, PermViewAudit,
-		PermViewStaff),
+		PermViewStaff, PermViewReconcile),
 }
 
 func set(ps ...Perm) map[Perm]bool {

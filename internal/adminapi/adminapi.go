@@ -59,6 +59,8 @@ type Deps struct {
 	Channels       []string
 	TrustedProxies []netip.Prefix
 	Log            *slog.Logger
+	// Reconcile is the daily reconciliation; nil leaves its routes out.
+	Reconcile Reconciler
 }
 
 type handler struct{ Deps }
@@ -86,6 +88,8 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("POST /api/v1/admin/staff", h.authed(false, h.createStaff))
 	mux.HandleFunc("GET /api/v1/admin/policy", h.authed(false, h.policy))
 	mux.HandleFunc("PUT /api/v1/admin/policy", h.authed(false, h.setPolicy))
+	mux.HandleFunc("POST /api/v1/admin/reconciliations", h.authed(false, h.runReconciliation))
+	mux.HandleFunc("GET /api/v1/admin/reconciliations", h.authed(false, h.reconciliations))
 	mux.HandleFunc("/api/v1/admin/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, apperr.New(apperr.NotFound, apperr.CodeNotFound, "接口不存在"))
 	})
@@ -299,7 +303,11 @@ func (h *handler) board(w http.ResponseWriter, r *http.Request, p admin.Principa
 		h.writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, BoardJSON(v))
+	out := BoardJSON(v)
+	if recs := h.latestReconciliations(r.Context(), p, sc.ID); recs != nil {
+		out["reconciliations"] = recs
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h *handler) search(w http.ResponseWriter, r *http.Request, p admin.Principal) {

@@ -35,6 +35,8 @@ Usage:
   campuspay staff create --school CODE|--platform --role admin|clerk|auditor|operator --username NAME [--name 姓名]
   campuspay audit verify|seal [--db DSN]
   campuspay export payments|outstanding --school CODE [--from YYYY-MM-DD --to YYYY-MM-DD] --out FILE.xlsx
+  campuspay reconcile --school CODE --channel unionpay|wechat --date YYYY-MM-DD [--channels FILE | --sandbox-url URL --sandbox-keys DIR]
+                                                    exit 0 only when the day matches; 3 when it has differences
   campuspay loadtest [--students 800] [--duration 20s] [--concurrency 32 | --rate R] [--db DSN | --target URL …]
 
 DSN is sqlite:PATH (default sqlite:campuspay.db) or a postgres:// URL.
@@ -88,6 +90,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdAudit(ctx, args[1:], stdout, stderr)
 	case "export":
 		err = cmdExport(ctx, args[1:], stdout, stderr)
+	case "reconcile":
+		err = cmdReconcile(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -97,6 +101,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, errUsage) {
 		fmt.Fprint(stderr, usage)
 		return 2
+	}
+	var ex *exitError
+	if errors.As(err, &ex) {
+		fmt.Fprintln(stderr, ex.msg)
+		return ex.code
 	}
 	if err != nil {
 		if e, ok := apperr.As(err); ok && e.Kind != apperr.Internal && e.Message != "" {

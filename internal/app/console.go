@@ -30,9 +30,9 @@ func (s *Server) mountConsole(mux *http.ServeMux) {
 	}
 	names := s.Channels.Names()
 	mux.Handle("/admin/", counted("console", console.NewHandler(console.Deps{Admin: s.Admin, Channels: names,
-		TrustedProxies: s.trusted, Log: s.log})))
+		TrustedProxies: s.trusted, Log: s.log, Reconcile: s.Reconcile})))
 	mux.Handle("/api/v1/admin/", counted("adminapi", adminapi.NewHandler(adminapi.Deps{Admin: s.Admin, Channels: names,
-		TrustedProxies: s.trusted, Log: s.log})))
+		TrustedProxies: s.trusted, Log: s.log, Reconcile: s.Reconcile})))
 }
 
 // runSealer seals the journal into the audit log every sealEvery until

@@ -31,6 +31,7 @@ import (
 	"campuspay/internal/jobs"
 	"campuspay/internal/notify"
 	"campuspay/internal/payment"
+	"campuspay/internal/reconcile"
 	"campuspay/internal/sandbox"
 	"campuspay/internal/sms"
 	"campuspay/internal/store"
@@ -121,6 +122,9 @@ type Server struct {
 	// MetricsURL is the metrics listener's base URL, when it has one.
 	MetricsURL string
 
+	// Reconcile is the daily reconciliation against the channels' statements.
+	Reconcile *reconcile.Service
+
 	log      *slog.Logger
 	http     *http.Server
 	listener net.Listener
@@ -186,7 +190,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if wcfg.Poll == 0 {
 		wcfg = worker.DefaultConfig()
 	}
-	s.Worker = worker.New(st, s.Payments.Handlers(), wcfg, log, st.Now)
+	s.Reconcile = reconcile.New(st, s.Channels, s.Payments, reconcile.Config{Now: st.Now, Log: log})
+	handlers := s.Payments.Handlers()
+	for kind, h := range s.Reconcile.Handlers() {
+		handlers[kind] = h
+	}
+	s.Worker = worker.New(st, handlers, wcfg, log, st.Now)
 	s.Handler = s.routes()
 	s.http = newHTTPServer(s.Handler, log, cfg.Timeouts)
 	if cfg.MetricsAddr != "" {
@@ -215,6 +224,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}()
 	if !cfg.NoWorker {
+		if err := s.Reconcile.Schedule(ctx); err != nil {
+			log.Warn("reconcile: schedule the daily runs", "err", err)
+		}
 		s.runSealer(runCtx)
 		s.wg.Add(1)
 		go func() {

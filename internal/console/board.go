@@ -21,6 +21,8 @@ type boardPage struct {
 	Chart     chart
 	ProjectID string
 	CanExport bool
+	// Recon is each channel's latest reconciliation (nil: not shown).
+	Recon []reconRow
 }
 
 // chart is the payments-per-hour chart, laid out for an SVG.
@@ -171,6 +173,7 @@ func (h *handler) boardView(w http.ResponseWriter, r *http.Request, p admin.Prin
 
 func (h *handler) board(w http.ResponseWriter, r *http.Request, p admin.Principal, sc billing.School) {
 	if pg, ok := h.boardView(w, r, p, sc); ok {
+		pg.Recon = h.boardReconciliations(r, p, sc)
 		h.render(w, http.StatusOK, "board", "", pg)
 	}
 }

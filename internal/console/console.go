@@ -91,6 +91,8 @@ type Deps struct {
 	LiveEvery time.Duration
 	Log       *slog.Logger
 	Now       func() time.Time
+	// Reconcile is the daily reconciliation; nil leaves its pages out.
+	Reconcile Reconciler
 }
 
 //go:embed templates/*.html assets/*
@@ -186,6 +188,9 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("POST /admin/s/{school}/staff", h.school(h.createStaff))
 	mux.HandleFunc("POST /admin/s/{school}/staff/{id}/reset", h.school(h.resetStaff))
 	mux.HandleFunc("POST /admin/s/{school}/staff/{id}/disable", h.school(h.disableStaff))
+	mux.HandleFunc("GET /admin/s/{school}/reconcile", h.school(h.reconcileList))
+	mux.HandleFunc("POST /admin/s/{school}/reconcile", h.school(h.runReconcile))
+	mux.HandleFunc("GET /admin/s/{school}/reconcile/{channel}/{day}", h.school(h.reconciliation))
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, nil, http.StatusNotFound, "页面不存在")
 	})

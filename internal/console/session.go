@@ -166,7 +166,7 @@ func nav(p admin.Principal, sc billing.School, active string) []navItem {
 	}{
 		{"board", "收费看板", admin.PermViewBoard}, {"students", "学生查询", admin.PermViewStudents},
 		{"imports", "导入", admin.PermViewImports}, {"fees", "收费设置", admin.PermViewFees},
-		{"policy", "缴费政策", admin.PermViewFees}, {"exports", "导出", admin.PermExport},
+		{"policy", "缴费政策", admin.PermViewFees}, {"reconcile", "渠道对账", admin.PermViewReconcile}, {"exports", "导出", admin.PermExport},
 		{"audit", "审计日志", admin.PermViewAudit}, {"staff", "工作人员", admin.PermViewStaff},
 	} {
 		if p.Can(n.perm, sc.ID) {
@@ -309,6 +309,8 @@ var notices = map[string]string{
 	"project": "收费项目已保存", "item": "子项目已保存", "standard": "收费标准已保存", "standard_deleted": "收费标准已删除",
 	"policy": "缴费政策已保存", "staff_disabled": "已停用该工作人员", "staff_enabled": "已恢复该工作人员",
 	"bye": "您已安全退出",
+
+	"reconciled": "对账完成：对账单与平台记录逐笔一致", "reconciled_differences": "对账完成：发现差异，处理结果见下表",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

@@ -17,6 +17,11 @@ import (
 // PathFileTrans is the file transfer call that hands out settlement files.
 const PathFileTrans = "/gateway/api/fileTransRequest.do"
 
+// maxFileTransBody bounds the answer that carries a settlement file: a
+// busy day's file (100,000 lines of some 330 characters, zipped and in
+// base64) is several megabytes, far beyond the other calls' bound.
+const maxFileTransBody = 80 << 20
+
 // Statement fetches the settlement file (对账文件) of the calendar day day
 // falls on in its own location (the settleDate MMDD), verifies the signed
 // answer and parses its transaction lines (acp.SettleLayout). respCode 98
@@ -26,7 +31,7 @@ func (a *Adapter) Statement(ctx context.Context, day time.Time) ([]payment.State
 	f["settleDate"] = day.Format("0102")
 	f["fileType"] = "00"
 	f["txnTime"] = bjTime(a.cfg.Now())
-	kv, err := a.post(ctx, PathFileTrans, f)
+	kv, err := a.postLimit(ctx, PathFileTrans, f, maxFileTransBody)
 	if err != nil {
 		return nil, err
 	}

@@ -225,6 +225,12 @@ func (a *Adapter) Prepare(ctx context.Context, req payment.PayRequest) (payment.
 
 // post sends a signed form and verifies the signed k=v& answer.
 func (a *Adapter) post(ctx context.Context, path string, f map[string]string) (map[string]string, error) {
+	return a.postLimit(ctx, path, f, maxBody)
+}
+
+// postLimit is post with an answer of at most limit bytes; a longer one
+// is an error, never cut short.
+func (a *Adapter) postLimit(ctx context.Context, path string, f map[string]string, limit int64) (map[string]string, error) {
 	form := url.Values{}
 	for k, v := range a.sign(f) {
 		form.Set(k, v)
@@ -239,9 +245,12 @@ func (a *Adapter) post(ctx context.Context, path string, f map[string]string) (m
 		return nil, fmt.Errorf("unionpay: %s: %w", path, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("unionpay: %s: reading response: %w", path, err)
+	}
+	if int64(len(body)) > limit {
+		return nil, fmt.Errorf("unionpay: %s: response larger than %d bytes", path, limit)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("unionpay: %s: HTTP %d", path, resp.StatusCode)
