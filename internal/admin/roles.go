@@ -67,18 +67,20 @@ const (
 	PermViewStaff     Perm = "staff.view"
 	PermManageStaff   Perm = "staff.manage"
 	PermManageSchools Perm = "schools.manage" // the platform only
+	PermRemind        Perm = "reminders.send" // payment reminders to students (SMS or notice)
 )
 
 // AllPerms lists every permission.
 var AllPerms = []Perm{PermViewBoard, PermViewStudents, PermUnlockStudent, PermViewFees, PermEditFees, PermGenerateBills,
-	PermEditPolicy, PermImport, PermViewImports, PermExport, PermViewAudit, PermViewStaff, PermManageStaff, PermManageSchools}
+	PermEditPolicy, PermImport, PermViewImports, PermExport, PermViewAudit, PermViewStaff, PermManageStaff, PermManageSchools, PermRemind}
 
 // grants is the one table of who may do what.
 var grants = map[Role]map[Perm]bool{
 	RoleOperator: set(AllPerms...),
 	RoleAdmin: set(PermViewBoard, PermViewStudents, PermUnlockStudent, PermViewFees, PermEditFees, PermGenerateBills,
-		PermEditPolicy, PermImport, PermViewImports, PermExport, PermViewAudit, PermViewStaff, PermManageStaff),
-	RoleClerk: set(PermViewBoard, PermViewStudents, PermUnlockStudent, PermViewFees, PermImport, PermViewImports, PermExport),
+		PermEditPolicy, PermImport, PermViewImports, PermExport, PermViewAudit, PermViewStaff, PermManageStaff, PermRemind),
+	RoleClerk: set(PermViewBoard, PermViewStudents, PermUnlockStudent, PermViewFees, PermImport, PermViewImports, PermExport,
+		PermRemind),
 	RoleAuditor: set(PermViewBoard, PermViewStudents, PermViewFees, PermViewImports, PermExport, PermViewAudit,
 		PermViewStaff),
 }
