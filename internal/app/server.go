@@ -31,6 +31,8 @@ import (
 	"campuspay/internal/jobs"
 	"campuspay/internal/notify"
 	"campuspay/internal/payment"
+	"campuspay/internal/receipts"
+	"campuspay/internal/remind"
 	"campuspay/internal/sandbox"
 	"campuspay/internal/sms"
 	"campuspay/internal/store"
@@ -112,6 +114,12 @@ type Server struct {
 	// provider when it is the one in use (nil otherwise).
 	Accounts  *account.Service
 	SMSOutbox *sms.DevOutbox
+	// SMS is the SMS provider in use (nil: none); Receipts issue and
+	// verify receipts (缴费凭证); Reminders are the finance office's
+	// payment reminders (催缴提醒).
+	SMS       sms.Provider
+	Receipts  *receipts.Service
+	Reminders *remind.Service
 
 	// MetricsURL is the metrics listener's base URL, when it has one.
 	MetricsURL string
@@ -174,6 +182,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.Schools = billing.NewDirectory(st)
 	s.Payments = payment.NewService(st, s.Channels, pcfg, log, st.Now)
 	if err := s.setupPhone(cfg); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.setupReceipts(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -349,10 +361,11 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("/notify/", counted("notify", notify.NewHandler(s.Payments, s.log)))
 	mux.Handle("/api/v1/", counted("api", api.NewHandler(api.Deps{Auth: s.Auth, Payments: s.Payments, Schools: s.Schools,
-		Accounts: s.Accounts, TrustedProxies: s.trusted, Log: s.log})))
+		Accounts: s.Accounts, Receipts: s.Receipts, TrustedProxies: s.trusted, Log: s.log})))
 	s.mountWeb(mux)
 	s.mountPhone(mux)
 	s.mountConsole(mux)
+	s.mountReceipts(mux)
 	if s.Sandbox != nil {
 		s.Sandbox.Mount(mux)
 	}

@@ -80,6 +80,8 @@ var _ Service = (*admin.Service)(nil)
 // Deps are what the console stands on.
 type Deps struct {
 	Admin Service
+	// Reminders are the payment reminders (催缴提醒); nil: no such page.
+	Reminders Reminders
 	// Channels are the platform's channel names (the policy page's choices).
 	Channels []string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
@@ -186,6 +188,8 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("POST /admin/s/{school}/staff", h.school(h.createStaff))
 	mux.HandleFunc("POST /admin/s/{school}/staff/{id}/reset", h.school(h.resetStaff))
 	mux.HandleFunc("POST /admin/s/{school}/staff/{id}/disable", h.school(h.disableStaff))
+	mux.HandleFunc("GET /admin/s/{school}/reminders", h.school(h.reminders))
+	mux.HandleFunc("POST /admin/s/{school}/reminders", h.school(h.sendReminders))
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, nil, http.StatusNotFound, "页面不存在")
 	})
