@@ -76,7 +76,11 @@ type itemView struct {
 	Project, Name, Amount string
 }
 
-type kv struct{ Label, Value string }
+// kv is one label and value of a grid; a wide one takes a whole row.
+type kv struct {
+	Label, Value string
+	Wide         bool
+}
 
 // pageModel is the printable receipt page.
 type pageModel struct {
@@ -108,16 +112,17 @@ func modelOf(r receipt.Receipt, l Links) (pageModel, error) {
 	}
 	m := pageModel{R: r, Links: l, Total: receipt.Grouped(r.Total), Capital: receipt.Capital(r.Total), Masked: receipt.MaskName(r.StudentName),
 		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(qr))}
-	m.Student = []kv{{"学号", r.StudentNo}, {"姓名", r.StudentName}}
-	for _, f := range []kv{{"年级", r.Grade}, {"专业", r.Major}, {"班级", r.Class}} {
+	m.Student = []kv{{Label: "学号", Value: r.StudentNo}, {Label: "姓名", Value: r.StudentName}}
+	for _, f := range []kv{{Label: "年级", Value: r.Grade}, {Label: "专业", Value: r.Major}, {Label: "班级", Value: r.Class}} {
 		if f.Value != "" {
 			m.Student = append(m.Student, f)
 		}
 	}
-	m.Payment = []kv{{"支付方式", r.Channel}, {"订单号", r.OrderNo}, {"支付时间", PaidAtText(r)}}
+	m.Payment = []kv{{Label: "支付方式", Value: r.Channel}, {Label: "订单号", Value: r.OrderNo}}
 	if r.MaskedCard != "" {
-		m.Payment = append(m.Payment, kv{"支付卡号", r.MaskedCard})
+		m.Payment = append(m.Payment, kv{Label: "支付卡号", Value: r.MaskedCard, Wide: true})
 	}
+	m.Payment = append(m.Payment, kv{Label: "支付时间", Value: PaidAtText(r), Wide: true})
 	for _, it := range r.Items {
 		m.Items = append(m.Items, itemView{Project: it.Project, Name: it.Name, Amount: receipt.Grouped(it.Amount)})
 	}
@@ -181,11 +186,12 @@ func WritePDF(w http.ResponseWriter, r receipt.Receipt) error {
 // ---- the public verification page ----
 
 type verifyModel struct {
-	Platform string
-	No, Code string
-	Checked  *checkedView
-	Error    string
-	Hint     string
+	Platform   string
+	No, Code   string
+	Checked    *checkedView
+	ErrorTitle string // 未能核验, 查询过于频繁, 暂时无法核验
+	Error      string
+	Hint       string
 }
 
 type checkedView struct {
@@ -219,11 +225,15 @@ func (s *Service) verifyPage(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		status := apperr.HTTPStatus(err)
 		_, m.Error = apperr.Public(err)
-		if status >= 500 {
-			s.cfg.Log.Error("receipt verification", "err", err)
-		}
-		if apperr.CodeOf(err) == CodeNotVerified {
+		switch {
+		case apperr.CodeOf(err) == CodeNotVerified:
+			m.ErrorTitle, m.Error = "未能核验", "凭证号（订单号）或验证码不正确。"
 			m.Hint = "请核对凭证上的凭证号（或订单号）和 12 位验证码（字母不区分大小写）。如仍无法核验，该凭证可能被改动过，请向学校财务处核实。"
+		case status == http.StatusTooManyRequests:
+			m.ErrorTitle = "查询过于频繁"
+		default:
+			m.ErrorTitle = "暂时无法核验"
+			s.cfg.Log.Error("receipt verification", "err", err)
 		}
 		if e, ok := apperr.As(err); ok && status == http.StatusTooManyRequests {
 			if secs, ok := e.Details["retry_after_seconds"].(int); ok {

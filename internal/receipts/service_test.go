@@ -290,3 +290,34 @@ func FuzzVerifyPage(f *testing.F) {
 		}
 	})
 }
+
+// The printable page says what the PDF says: the figures, the refund and
+// what is left, the masked name the verification page shows, the QR code
+// inline; with its own strict CSP.
+func TestWritePage(t *testing.T) {
+	st := newFake()
+	s := newService(t, st, receipts.Config{})
+	r, err := s.ForStudent(ctx, 7, "CP20260901000000000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Refunded = 50000
+	w := httptest.NewRecorder()
+	if err := receipts.WritePage(w, r, receipts.Links{Back: "/s/t/orders", BackLabel: "缴费记录", PDF: "/s/t/orders/x/receipt.pdf"}); err != nil {
+		t.Fatal(err)
+	}
+	body := w.Body.String()
+	for _, want := range []string{"缴费凭证", "测试职业学院", "欧阳娜娜", "（缴费人：欧***）", "6,500.00", "陆仟伍佰元整", `id="refund-stamp">已部分退款`,
+		"-¥500.00", "实收净额：人民币（大写）陆仟元整", "¥6,000.00", "银联在线支付", "622202*********0009", r.VerifyCode,
+		`src="data:image/png;base64,`, `href="/s/t/orders/x/receipt.pdf"`, "2026年09月01日 18:30:05（北京时间）"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "img-src data:") || strings.Contains(csp, "unsafe") {
+		t.Errorf("CSP %q", csp)
+	}
+	if w.Header().Get("Cache-Control") != "no-store" {
+		t.Error("a receipt page may be cached")
+	}
+}
