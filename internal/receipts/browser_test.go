@@ -264,4 +264,3 @@ func phoneAccount(t *testing.T, srv *app.Server, no string) string {
 	}
 	return lg.Token
 }
-
