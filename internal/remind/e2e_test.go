@@ -3,6 +3,7 @@ package remind_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -184,8 +185,8 @@ func TestRemindersEndToEnd(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			srv := boot(t, d)
 			base := srv.URL
-			// Two students of 计科2601班 have no phone on the roll.
-			noPhone := []string{"2026010001", "2026010002"}
+			// Three students of 计科2601班 have no phone on the roll.
+			noPhone := []string{"2026010001", "2026010002", "2026010003"}
 			for _, no := range noPhone {
 				if _, err := srv.Store.DB().ExecContext(ctx, `UPDATE students SET phone = '' WHERE student_no = $1`, no); err != nil {
 					t.Fatal(err)
@@ -196,7 +197,7 @@ func TestRemindersEndToEnd(t *testing.T) {
 
 			var pv struct{ Students, SMS, Notices, Skipped, Deferred int }
 			if st, b := api(t, base, "GET", "/api/v1/admin/reminders/preview?class="+class, clerk, nil, &pv); st != 200 ||
-				pv.Students != 25 || pv.SMS != 23 || pv.Notices != 2 || pv.Skipped != 0 {
+				pv.Students != 25 || pv.SMS != 22 || pv.Notices != 3 || pv.Skipped != 0 {
 				t.Fatalf("preview: %d %s", st, b)
 			}
 			if st, b := api(t, base, "GET", "/api/v1/admin/reminders/preview?project=nosuch", clerk, nil, nil); st != 422 {
@@ -204,17 +205,17 @@ func TestRemindersEndToEnd(t *testing.T) {
 			}
 			var res batchJSON
 			if st, b := api(t, base, "POST", "/api/v1/admin/reminders", clerk, map[string]string{"class": "计科2601班"}, &res); st != 201 ||
-				res.SMSSent != 23 || res.Notices != 2 || res.SMSFailed != 0 || res.Students != 25 {
+				res.SMSSent != 22 || res.Notices != 3 || res.SMSFailed != 0 || res.Students != 25 {
 				t.Fatalf("send: %d %s", st, b)
 			}
 			var box devSMS
-			api(t, base, "GET", "/dev/sms?phone=13045868710", "", nil, &box) // 2026010003's phone
+			api(t, base, "GET", "/dev/sms?phone=13048700699", "", nil, &box) // 2026010004's phone
 			if len(box.Messages) != 1 || box.Messages[0].Template != "payment_reminder" || !strings.Contains(box.Messages[0].Text, "您有2项未缴的必缴项目") {
-				t.Errorf("2026010003's SMS: %+v", box)
+				t.Errorf("2026010004's SMS: %+v", box)
 			}
 			api(t, base, "GET", "/dev/sms", "", nil, &box)
-			if len(box.Messages) != 23 {
-				t.Errorf("%d messages in the outbox, want 23", len(box.Messages))
+			if len(box.Messages) != 22 {
+				t.Errorf("%d messages in the outbox, want 22", len(box.Messages))
 			}
 
 			t.Run("not twice in a day", func(t *testing.T) {
@@ -227,9 +228,9 @@ func TestRemindersEndToEnd(t *testing.T) {
 					res.SMSSent != 25 || res.Skipped != 25 {
 					t.Errorf("the major's send: %d %s", st, b)
 				}
-				api(t, base, "GET", "/dev/sms?phone=13045868710", "", nil, &box)
+				api(t, base, "GET", "/dev/sms?phone=13048700699", "", nil, &box)
 				if len(box.Messages) != 1 {
-					t.Errorf("2026010003 got %d messages today", len(box.Messages))
+					t.Errorf("2026010004 got %d messages today", len(box.Messages))
 				}
 			})
 
@@ -239,7 +240,7 @@ func TestRemindersEndToEnd(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(rs) != 2 || rs[1].Actor != "clerk_"+string(d) || rs[1].Role != "clerk" || !strings.Contains(rs[1].After, `"sms":23`) ||
+				if len(rs) != 2 || rs[1].Actor != "clerk_"+string(d) || rs[1].Role != "clerk" || !strings.Contains(rs[1].After, `"sms":22`) ||
 					!strings.Contains(rs[1].After, "计科2601班") {
 					t.Errorf("audit rows: %+v", rs)
 				}
@@ -248,7 +249,7 @@ func TestRemindersEndToEnd(t *testing.T) {
 					t.Errorf("the audit chain: %+v %v", rep.Break, err)
 				}
 				var hist struct{ Batches []batchJSON }
-				if st, b := api(t, base, "GET", "/api/v1/admin/reminders", clerk, nil, &hist); st != 200 || len(hist.Batches) != 2 || hist.Batches[1].Notices != 2 {
+				if st, b := api(t, base, "GET", "/api/v1/admin/reminders", clerk, nil, &hist); st != 200 || len(hist.Batches) != 2 || hist.Batches[1].Notices != 3 {
 					t.Errorf("history: %d %s", st, b)
 				}
 			})
@@ -280,8 +281,62 @@ func TestRemindersEndToEnd(t *testing.T) {
 					t.Errorf("notices after dismissal: %+v", ns)
 				}
 			})
+
+			t.Run("and in the phone app, where it is dismissed too", func(t *testing.T) {
+				no := noPhone[2]
+				token, sid := phoneAccount(t, srv, no, "13977770003")
+				jar, _ := cookiejar.New(nil)
+				u, _ := url.Parse(base + "/m/")
+				jar.SetCookies(u, []*http.Cookie{{Name: "campuspay_m", Value: token, Path: "/m/"}})
+				p := &portal{t: t, base: base, hc: &http.Client{Jar: jar, Timeout: 20 * time.Second}}
+				body := p.get(fmt.Sprintf("/m/s/%d/", sid))
+				if !strings.Contains(body, "财务处提醒") || !strings.Contains(body, "还有 2 项必缴费用未缴纳") {
+					t.Fatalf("no reminder in the app:\n%.3000s", body)
+				}
+				m := regexp.MustCompile(`action="(/m/s/\d+/notices/\d+/dismiss)"`).FindStringSubmatch(body)
+				if m == nil {
+					t.Fatalf("no 知道了 in the app:\n%.3000s", body)
+				}
+				if body = p.post(m[1], url.Values{"csrf": {p.csrf()}}); strings.Contains(body, "财务处提醒") || !strings.Contains(body, "收费项目") {
+					t.Errorf("after 知道了 in the app:\n%.2000s", body)
+				}
+				if body := studentPortal(t, base, no).get("/s/" + app.DemoSchool + "/fees"); strings.Contains(body, "财务处提醒") {
+					t.Error("dismissed in the app, the notice stays on the portal")
+				}
+			})
 		})
 	}
+}
+
+// phoneAccount makes a phone account bound to the demo student no through
+// the API and returns its token (the app's cookie) and the student's id.
+func phoneAccount(t *testing.T, srv *app.Server, no, phone string) (string, int64) {
+	t.Helper()
+	base := srv.URL
+	if st, b := api(t, base, "POST", "/api/v1/sms", "", map[string]string{"phone": phone, "purpose": "login"}, nil); st != 200 {
+		t.Fatalf("sms: %d %s", st, b)
+	}
+	code, _ := srv.SMSOutbox.LastCode(phone, "login")
+	var lg struct{ Token string }
+	if st, b := api(t, base, "POST", "/api/v1/auth/sms-login", "", map[string]string{"phone": phone, "code": code}, &lg); st != 200 {
+		t.Fatalf("sms login: %d %s", st, b)
+	}
+	if st, b := api(t, base, "POST", "/api/v1/me/password", lg.Token, map[string]string{"new_password": "parent-2026-pay"}, &lg); st != 200 {
+		t.Fatalf("password: %d %s", st, b)
+	}
+	if st, b := api(t, base, "PUT", "/api/v1/me/school", lg.Token, map[string]string{"school_code": app.DemoSchool}, nil); st != 200 {
+		t.Fatalf("school: %d %s", st, b)
+	}
+	sc, _ := srv.Store.SchoolByCode(ctx, app.DemoSchool)
+	stu, err := srv.Store.StudentByNo(ctx, sc.ID, no)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, b := api(t, base, "POST", "/api/v1/bindings", lg.Token, map[string]string{"school_code": app.DemoSchool, "student_no": no,
+		"name": stu.Name, "id_card_last6": demo.IDLast6(no)}, nil); st != 201 {
+		t.Fatalf("bind: %d %s", st, b)
+	}
+	return lg.Token, stu.ID
 }
 
 func studentID(t *testing.T, srv *app.Server, no string) int64 {
