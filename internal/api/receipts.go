@@ -15,6 +15,7 @@ import (
 // Receipts is what the API needs of receipts (receipts.Service).
 type Receipts interface {
 	ForStudent(ctx context.Context, studentID int64, orderNo string) (receipt.Receipt, error)
+	ForStudentPDF(ctx context.Context, studentID int64, orderNo string) (receipt.Receipt, error)
 }
 
 var _ Receipts = (*receipts.Service)(nil)
@@ -54,12 +55,17 @@ func (h *handler) receipt(w http.ResponseWriter, r *http.Request, p auth.Princip
 		h.writeErr(w, apperr.New(apperr.Invalid, apperr.CodeInvalidRequest, "format 须为 json 或 pdf"))
 		return
 	}
-	rc, err := h.Receipts.ForStudent(r.Context(), p.Student.ID, r.PathValue("order_no"))
+	pdf := wantsPDF(r)
+	get := h.Receipts.ForStudent
+	if pdf {
+		get = h.Receipts.ForStudentPDF
+	}
+	rc, err := get(r.Context(), p.Student.ID, r.PathValue("order_no"))
 	if err != nil {
 		h.writeErr(w, err)
 		return
 	}
-	if wantsPDF(r) {
+	if pdf {
 		if err := receipts.WritePDF(w, rc); err != nil {
 			h.Log.Error("api: receipt pdf", "order_no", rc.OrderNo, "err", err)
 		}

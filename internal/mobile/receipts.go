@@ -16,6 +16,7 @@ import (
 // Receipts is what the app needs of receipts (receipts.Service).
 type Receipts interface {
 	ForStudent(ctx context.Context, studentID int64, orderNo string) (receipt.Receipt, error)
+	ForStudentPDF(ctx context.Context, studentID int64, orderNo string) (receipt.Receipt, error)
 }
 
 // Reminders is what the app needs of the finance office's reminders
@@ -38,12 +39,16 @@ func (h *handler) receiptURL(b account.Bound, o payment.Order) string {
 	return studentBase(b.Student.ID) + "orders/" + o.OrderNo + "/receipt"
 }
 
-func (h *handler) ownReceipt(w http.ResponseWriter, r *http.Request, p account.Principal, b account.Bound) (receipt.Receipt, bool) {
+func (h *handler) ownReceipt(w http.ResponseWriter, r *http.Request, p account.Principal, b account.Bound, pdf bool) (receipt.Receipt, bool) {
 	if h.Receipts == nil {
 		h.renderError(w, r, &p, http.StatusNotFound, errorView{Message: "页面不存在"}, "/m/")
 		return receipt.Receipt{}, false
 	}
-	rc, err := h.Receipts.ForStudent(r.Context(), b.Student.ID, r.PathValue("order_no"))
+	get := h.Receipts.ForStudent
+	if pdf {
+		get = h.Receipts.ForStudentPDF
+	}
+	rc, err := get(r.Context(), b.Student.ID, r.PathValue("order_no"))
 	if err != nil {
 		h.fail(w, r, &p, err)
 		return receipt.Receipt{}, false
@@ -53,7 +58,7 @@ func (h *handler) ownReceipt(w http.ResponseWriter, r *http.Request, p account.P
 
 // receiptPage is GET /m/s/{sid}/orders/{no}/receipt: 缴费凭证.
 func (h *handler) receiptPage(w http.ResponseWriter, r *http.Request, p account.Principal, b account.Bound) {
-	rc, ok := h.ownReceipt(w, r, p, b)
+	rc, ok := h.ownReceipt(w, r, p, b, false)
 	if !ok {
 		return
 	}
@@ -65,7 +70,7 @@ func (h *handler) receiptPage(w http.ResponseWriter, r *http.Request, p account.
 
 // receiptPDF is GET /m/s/{sid}/orders/{no}/receipt.pdf.
 func (h *handler) receiptPDF(w http.ResponseWriter, r *http.Request, p account.Principal, b account.Bound) {
-	rc, ok := h.ownReceipt(w, r, p, b)
+	rc, ok := h.ownReceipt(w, r, p, b, true)
 	if !ok {
 		return
 	}

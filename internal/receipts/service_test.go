@@ -321,3 +321,29 @@ func TestWritePage(t *testing.T) {
 		t.Error("a receipt page may be cached")
 	}
 }
+
+// PDFs are throttled per student; pages are not.
+func TestPDFThrottled(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 9, 2, 8, 0, 0, 0, time.UTC)}
+	s := newService(t, newFake(), receipts.Config{Now: clk.now, PDFs: throttle.RateConfig{Burst: 2, Every: 5 * time.Second}})
+	const no = "CP20260901000000000001"
+	for i := range 2 {
+		if _, err := s.ForStudentPDF(ctx, 7, no); err != nil {
+			t.Fatalf("PDF %d: %v", i, err)
+		}
+	}
+	_, err := s.ForStudentPDF(ctx, 7, no)
+	if e, ok := apperr.As(err); !ok || e.Kind != apperr.TooMany || e.Details["retry_after_seconds"] != 5 {
+		t.Errorf("the third PDF at once: %v", err)
+	}
+	if _, err := s.ForStudent(ctx, 7, no); err != nil {
+		t.Errorf("the page meanwhile: %v", err)
+	}
+	if _, err := s.ForStudentPDF(ctx, 8, no); apperr.CodeOf(err) != payment.CodeOrderNotFound {
+		t.Errorf("another student is not held back by this one: %v", err)
+	}
+	clk.add(5 * time.Second)
+	if _, err := s.ForStudentPDF(ctx, 7, no); err != nil {
+		t.Errorf("5 s later: %v", err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 // Receipts is what the portal needs of receipts (receipts.Service).
 type Receipts interface {
 	ForStudent(ctx context.Context, studentID int64, orderNo string) (receipt.Receipt, error)
+	ForStudentPDF(ctx context.Context, studentID int64, orderNo string) (receipt.Receipt, error)
 }
 
 // Reminders is what the portal needs of the finance office's reminders
@@ -39,12 +40,16 @@ func (h *handler) receiptURL(p auth.Principal, o payment.Order) string {
 	return schoolPath(p.School.Code, "orders", o.OrderNo, "receipt")
 }
 
-func (h *handler) ownReceipt(w http.ResponseWriter, r *http.Request, p auth.Principal) (receipt.Receipt, bool) {
+func (h *handler) ownReceipt(w http.ResponseWriter, r *http.Request, p auth.Principal, pdf bool) (receipt.Receipt, bool) {
 	if h.Receipts == nil {
 		h.notFound(w, r)
 		return receipt.Receipt{}, false
 	}
-	rc, err := h.Receipts.ForStudent(r.Context(), p.Student.ID, r.PathValue("order_no"))
+	get := h.Receipts.ForStudent
+	if pdf {
+		get = h.Receipts.ForStudentPDF
+	}
+	rc, err := get(r.Context(), p.Student.ID, r.PathValue("order_no"))
 	if err != nil {
 		h.fail(w, r, &p, err)
 		return receipt.Receipt{}, false
@@ -54,7 +59,7 @@ func (h *handler) ownReceipt(w http.ResponseWriter, r *http.Request, p auth.Prin
 
 // receiptPage is GET …/orders/{no}/receipt: the receipt to read and print.
 func (h *handler) receiptPage(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	rc, ok := h.ownReceipt(w, r, p)
+	rc, ok := h.ownReceipt(w, r, p, false)
 	if !ok {
 		return
 	}
@@ -66,7 +71,7 @@ func (h *handler) receiptPage(w http.ResponseWriter, r *http.Request, p auth.Pri
 
 // receiptPDF is GET …/orders/{no}/receipt.pdf: the receipt to download.
 func (h *handler) receiptPDF(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	rc, ok := h.ownReceipt(w, r, p)
+	rc, ok := h.ownReceipt(w, r, p, true)
 	if !ok {
 		return
 	}
