@@ -59,7 +59,8 @@ type Batch struct {
 	Skipped   int // reminded within the interval
 	Deferred  int // left for the next send
 	CreatedAt time.Time
-	// From the per-student rows.
+	// From the per-student rows: SMS the provider took, refused (each
+	// became a notice) or has not answered; notices sent as such.
 	SMSSent, SMSFailed, SMSPending, Notices int
 }
 
@@ -270,7 +271,6 @@ func (s *Service) Send(ctx context.Context, p admin.Principal, schoolID int64, f
 	res.Batch.Notices = len(res.Plan.Notices)
 	sent, failed := s.sendSMS(ctx, res.Batch, res.Plan.SMS)
 	res.Batch.SMSSent, res.Batch.SMSFailed = sent, failed
-	res.Batch.Notices += failed
 	res.Batch.SMSPending = len(res.Plan.SMS) - sent - failed
 	return res, nil
 }

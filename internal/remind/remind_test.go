@@ -256,7 +256,7 @@ func TestFailedSMSBecomesNotice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b := res.Batch; b.SMSSent != 1 || b.SMSFailed != 1 || b.Notices != 2 {
+		if b := res.Batch; b.SMSSent != 1 || b.SMSFailed != 1 || b.Notices != 1 || b.Reminded() != 3 {
 			t.Errorf("result %+v", b)
 		}
 		if ns := k.notices(t, 1); len(ns) != 1 {
