@@ -182,8 +182,8 @@ func (s *Service) plan(cands []Candidate, now time.Time) Plan {
 	return PlanFor(cands, now, s.cfg.Limits)
 }
 
-// Preview is what a send would do now, with the first students of each
-// kind for a person to look at.
+// Preview is what a send would do now, with the first SampleSize students
+// it would remind (SMS first) for a person to look at.
 type Preview struct {
 	Plan
 	Sample []Target // at most SampleSize, SMS first
