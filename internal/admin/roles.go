@@ -69,21 +69,22 @@ const (
 	PermManageSchools Perm = "schools.manage" // the platform only
 	PermViewReconcile Perm = "reconcile.view" // reconciliations against the channels' statements
 	PermReconcile     Perm = "reconcile.run"  // run one now (it may apply what the channel confirms)
+	PermRemind        Perm = "reminders.send" // payment reminders to students (SMS or notice)
 )
 
 // AllPerms lists every permission.
 var AllPerms = []Perm{PermViewBoard, PermViewStudents, PermUnlockStudent, PermViewFees, PermEditFees, PermGenerateBills,
 	PermEditPolicy, PermImport, PermViewImports, PermExport, PermViewAudit, PermViewStaff, PermManageStaff, PermManageSchools,
-	PermViewReconcile, PermReconcile}
+	PermViewReconcile, PermReconcile, PermRemind}
 
 // grants is the one table of who may do what.
 var grants = map[Role]map[Perm]bool{
 	RoleOperator: set(AllPerms...),
 	RoleAdmin: set(PermViewBoard, PermViewStudents, PermUnlockStudent, PermViewFees, PermEditFees, PermGenerateBills,
 		PermEditPolicy, PermImport, PermViewImports, PermExport, PermViewAudit, PermViewStaff, PermManageStaff,
-		PermViewReconcile, PermReconcile),
+		PermViewReconcile, PermReconcile, PermRemind),
 	RoleClerk: set(PermViewBoard, PermViewStudents, PermUnlockStudent, PermViewFees, PermImport, PermViewImports, PermExport,
-		PermViewReconcile, PermReconcile),
+		PermViewReconcile, PermReconcile, PermRemind),
 	RoleAuditor: set(PermViewBoard, PermViewStudents, PermViewFees, PermViewImports, PermExport, PermViewAudit,
 		PermViewStaff, PermViewReconcile),
 }

@@ -55,6 +55,9 @@ var _ Service = (*admin.Service)(nil)
 // Deps are what the API stands on.
 type Deps struct {
 	Admin Service
+	// Reminders are the payment reminders (催缴提醒); nil: their routes
+	// answer not_found.
+	Reminders Reminders
 	// Channels are the platform's channel names, for policy checks.
 	Channels       []string
 	TrustedProxies []netip.Prefix
@@ -90,6 +93,9 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("PUT /api/v1/admin/policy", h.authed(false, h.setPolicy))
 	mux.HandleFunc("POST /api/v1/admin/reconciliations", h.authed(false, h.runReconciliation))
 	mux.HandleFunc("GET /api/v1/admin/reconciliations", h.authed(false, h.reconciliations))
+	mux.HandleFunc("GET /api/v1/admin/reminders/preview", h.authed(false, h.remindersRoute(h.previewReminders)))
+	mux.HandleFunc("GET /api/v1/admin/reminders", h.authed(false, h.remindersRoute(h.reminderBatches)))
+	mux.HandleFunc("POST /api/v1/admin/reminders", h.authed(false, h.remindersRoute(h.sendReminders)))
 	mux.HandleFunc("/api/v1/admin/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, apperr.New(apperr.NotFound, apperr.CodeNotFound, "接口不存在"))
 	})

@@ -78,6 +78,9 @@ type Deps struct {
 	// Accounts are the phone app's accounts; their tokens act for the
 	// students they have bound. Nil: account routes answer not_found.
 	Accounts Accounts
+	// Receipts give paid orders their receipts (缴费凭证); nil: the
+	// receipt route answers not_found.
+	Receipts Receipts
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (throttles count per client address).
 	TrustedProxies []netip.Prefix
@@ -112,6 +115,7 @@ func (h *handler) routes(mux *routeMux) {
 	mux.HandleFunc("GET /api/v1/orders", h.authed(true, h.listOrders))
 	mux.HandleFunc("GET /api/v1/orders/{order_no}", h.authed(true, h.getOrder))
 	mux.HandleFunc("POST /api/v1/orders/{order_no}/cancel", h.authed(true, h.cancelOrder))
+	mux.HandleFunc("GET /api/v1/orders/{order_no}/receipt", h.authed(true, h.receipt))
 	h.accountRoutes(mux)
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, apperr.New(apperr.NotFound, apperr.CodeNotFound, "接口不存在"))

@@ -174,6 +174,33 @@ func TestOpenAPIDocument(t *testing.T) {
 		c.call(t, "GET", "/orders/"+o.OrderNo+"?pay=1", lg.Token, "").want(t, 200)
 		c.call(t, "GET", "/orders/NOSUCHORDER1", lg.Token, "").want(t, 404)
 		c.call(t, "POST", "/orders/"+o.OrderNo+"/cancel", lg.Token, "").want(t, 200)
+		// Paid by WeChat through the sandbox: the receipt, as JSON and PDF;
+		// the cancelled order has none.
+		var wo struct {
+			OrderNo string `json:"order_no"`
+			Pay     struct {
+				CodeURL string `json:"code_url"`
+			} `json:"pay"`
+		}
+		c.call(t, "POST", "/orders", lg.Token, mustJSON(map[string]any{"item_ids": ids, "channel": "wechat"})).want(t, 201).decode(t, &wo)
+		if r := do(t, "POST", base+"/sandbox/test-helpers/wechat/pay", "", mustJSON(map[string]string{"code_url": wo.Pay.CodeURL})); r.status != 200 {
+			t.Fatalf("sandbox pay: %d %s", r.status, r.body)
+		}
+		for i := 0; ; i++ {
+			var got struct{ Status string }
+			c.call(t, "GET", "/orders/"+wo.OrderNo+"?wait_seconds=5", lg.Token, "").want(t, 200).decode(t, &got)
+			if got.Status == "paid" {
+				break
+			}
+			if i == 5 {
+				t.Fatalf("order %s still %s", wo.OrderNo, got.Status)
+			}
+		}
+		c.call(t, "GET", "/orders/"+wo.OrderNo+"/receipt", lg.Token, "").want(t, 200)
+		if r := c.call(t, "GET", "/orders/"+wo.OrderNo+"/receipt?format=pdf", lg.Token, "").want(t, 200); !bytes.HasPrefix(r.body, []byte("%PDF-")) {
+			t.Errorf("the receipt PDF starts %.20q", r.body)
+		}
+		c.call(t, "GET", "/orders/"+o.OrderNo+"/receipt", lg.Token, "").want(t, 409)
 		c.call(t, "GET", "/me", lg.Token, "").want(t, 403)
 		c.call(t, "POST", "/auth/logout", lg.Token, "").want(t, 200)
 

@@ -266,6 +266,7 @@ func serveFlags(fs *flag.FlagSet, cfg *Config, defAddr string) {
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", env("CAMPUSPAY_METRICS_ADDR", ""), "serve /metrics on this address of its own")
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", env("CAMPUSPAY_METRICS_TOKEN", ""), "serve /metrics on the public listener to this bearer token")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve /debug/pprof on the metrics listener")
+	fs.IntVar(&cfg.MaxConns, "max-conns", DefaultMaxConns, "open connections the public listener accepts at once; more wait in the backlog")
 	fs.StringVar(&cfg.Phone.SMSProvider, "sms", env("CAMPUSPAY_SMS_PROVIDER", ""), "SMS provider of the phone app: dev (sandbox only) or tencent (default: dev with the sandbox, none otherwise)")
 	fs.StringVar(&cfg.Phone.TencentFile, "sms-config", env("CAMPUSPAY_SMS_CONFIG", ""), "Tencent Cloud SMS settings file (JSON; the keys stay in environment variables); the code key is "+EnvSMSSecret)
 	fs.StringVar(&cfg.PlatformName, "platform-name", env("CAMPUSPAY_PLATFORM_NAME", DefaultPlatformName), "the platform's name on its pages and as the merchant payers see at the channel")

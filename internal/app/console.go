@@ -29,9 +29,9 @@ func (s *Server) mountConsole(mux *http.ServeMux) {
 		s.Admin = s.newAdmin()
 	}
 	names := s.Channels.Names()
-	mux.Handle("/admin/", counted("console", console.NewHandler(console.Deps{Admin: s.Admin, Channels: names,
+	mux.Handle("/admin/", counted("console", console.NewHandler(console.Deps{Admin: s.Admin, Reminders: s.Reminders, Channels: names,
 		TrustedProxies: s.trusted, Log: s.log, Reconcile: s.Reconcile})))
-	mux.Handle("/api/v1/admin/", counted("adminapi", adminapi.NewHandler(adminapi.Deps{Admin: s.Admin, Channels: names,
+	mux.Handle("/api/v1/admin/", counted("adminapi", adminapi.NewHandler(adminapi.Deps{Admin: s.Admin, Reminders: s.Reminders, Channels: names,
 		TrustedProxies: s.trusted, Log: s.log, Reconcile: s.Reconcile})))
 }
 

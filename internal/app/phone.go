@@ -71,6 +71,7 @@ func (s *Server) setupPhone(cfg Config) error {
 			return fmt.Errorf("unknown SMS provider %q (want %s or %s)", name, SMSDev, SMSTencent)
 		}
 	}
+	s.SMS = provider
 	if provider != nil && provider.Dev() && cfg.production() {
 		return errors.New("the dev SMS outbox sends nothing and shows every code at /dev/sms: it is refused with real payment channels; configure --sms tencent --sms-config FILE")
 	}
@@ -130,7 +131,7 @@ func tencentFrom(file string) (*sms.Tencent, error) {
 // GET /dev/sms (SPEC §6).
 func (s *Server) mountPhone(mux *http.ServeMux) {
 	d := mobile.Deps{Accounts: s.Accounts, Payments: s.Payments, Schools: s.Schools, TrustedProxies: s.trusted, Log: s.log,
-		Now: s.Store.Now, Secret: s.mobileSecret}
+		Now: s.Store.Now, Secret: s.mobileSecret, Receipts: s.Receipts, Reminders: s.Reminders}
 	mux.Handle("/m/", counted("mobile", mobile.NewHandler(d)))
 	if s.SMSOutbox != nil {
 		mux.HandleFunc("GET /dev/sms", s.devSMS)

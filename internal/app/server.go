@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
 	"campuspay/internal/account"
 	"campuspay/internal/admin"
@@ -31,7 +33,9 @@ import (
 	"campuspay/internal/jobs"
 	"campuspay/internal/notify"
 	"campuspay/internal/payment"
+	"campuspay/internal/receipts"
 	"campuspay/internal/reconcile"
+	"campuspay/internal/remind"
 	"campuspay/internal/sandbox"
 	"campuspay/internal/sms"
 	"campuspay/internal/store"
@@ -65,6 +69,9 @@ type Config struct {
 	Pprof        bool
 	// Timeouts of the HTTP listeners; zero fields take DefaultTimeouts.
 	Timeouts Timeouts
+	// MaxConns bounds the public listener's open connections (0 means
+	// DefaultMaxConns).
+	MaxConns int
 	// Phone configures the phone app: SMS provider, code secret, limits.
 	Phone PhoneConfig
 	// PlatformName is the platform's one name as people read it: the
@@ -97,6 +104,11 @@ func (t Timeouts) orDefault() Timeouts {
 	return t
 }
 
+// DefaultMaxConns is the public listener's default bound on open
+// connections: well above what the pay flow needs at this machine's
+// ceiling, well below the process's file descriptor limit.
+const DefaultMaxConns = 4096
+
 // DefaultPlatformName is the platform's name unless configured.
 const DefaultPlatformName = "校园缴费平台"
 
@@ -118,6 +130,12 @@ type Server struct {
 	// provider when it is the one in use (nil otherwise).
 	Accounts  *account.Service
 	SMSOutbox *sms.DevOutbox
+	// SMS is the SMS provider in use (nil: none); Receipts issue and
+	// verify receipts (缴费凭证); Reminders are the finance office's
+	// payment reminders (催缴提醒).
+	SMS       sms.Provider
+	Receipts  *receipts.Service
+	Reminders *remind.Service
 
 	// MetricsURL is the metrics listener's base URL, when it has one.
 	MetricsURL string
@@ -164,6 +182,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	// Connections beyond MaxConns wait in the kernel's backlog instead of
+	// taking file descriptors the database needs: an overload slows
+	// answers down rather than failing the database's files.
+	ln = netutil.LimitListener(ln, cmp.Or(cfg.MaxConns, DefaultMaxConns))
 	s := &Server{Store: st, log: log, listener: ln, Channels: channel.NewRegistry(), trusted: cfg.TrustedProxies, cfg: cfg}
 	s.URL = cfg.PublicURL
 	if s.URL == "" {
@@ -183,6 +205,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.Schools = billing.NewDirectory(st)
 	s.Payments = payment.NewService(st, s.Channels, pcfg, log, st.Now)
 	if err := s.setupPhone(cfg); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.setupReceipts(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -366,13 +392,14 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("/notify/", counted("notify", notify.NewHandler(s.Payments, s.log)))
 	mux.Handle("/api/v1/", counted("api", api.NewHandler(api.Deps{Auth: s.Auth, Payments: s.Payments, Schools: s.Schools,
-		Accounts: s.Accounts, TrustedProxies: s.trusted, Log: s.log})))
+		Accounts: s.Accounts, Receipts: s.Receipts, TrustedProxies: s.trusted, Log: s.log})))
 	s.mountWeb(mux)
 	s.mountPhone(mux)
 	s.mountConsole(mux)
 	if s.cfg.Demo && s.cfg.Sandbox {
 		mux.HandleFunc("GET /dev/totp", s.devTOTP)
 	}
+	s.mountReceipts(mux)
 	if s.Sandbox != nil {
 		s.Sandbox.Mount(mux)
 	}

@@ -86,3 +86,46 @@ func TestSlowClientsAreDropped(t *testing.T) {
 		closedWithin(t, c, 5*time.Second)
 	})
 }
+
+// TestConnectionsAreBounded: beyond MaxConns open connections, a new
+// client is not served (it waits in the backlog) until one closes, so a
+// flood cannot take the file descriptors the database needs.
+func TestConnectionsAreBounded(t *testing.T) {
+	s, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "cp.db"), NoWorker: true,
+		MaxConns: 2, Timeouts: Timeouts{ReadHeader: 20 * time.Second, Idle: 20 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	addr := strings.TrimPrefix(s.URL, "http://")
+	healthy := func(timeout time.Duration) error {
+		c := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := c.Get(s.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := healthy(10 * time.Second); err != nil {
+		t.Fatalf("healthz before the limit: %v", err)
+	}
+	var held []net.Conn
+	for range 2 { // two clients that open a request and never finish it
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	if err := healthy(700 * time.Millisecond); err == nil {
+		t.Fatal("a third connection was served while two held the limit")
+	}
+	held[0].Close()
+	if err := healthy(10 * time.Second); err != nil {
+		t.Fatalf("healthz after one connection closed: %v", err)
+	}
+}

@@ -11,7 +11,7 @@ import (
 // the portal's page-not-found for any path nothing else serves.
 func (s *Server) mountWeb(mux *http.ServeMux) {
 	d := web.Deps{Auth: s.Auth, Payments: s.Payments, Schools: s.Schools, TrustedProxies: s.trusted, Log: s.log,
-		PlatformName: s.cfg.PlatformName}
+		PlatformName: s.cfg.PlatformName, Receipts: s.Receipts, Reminders: s.Reminders}
 	if s.Sandbox != nil {
 		d.Sandbox, d.PayerPage = true, s.Sandbox.WeChat.PayURL
 	}

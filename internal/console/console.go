@@ -80,6 +80,8 @@ var _ Service = (*admin.Service)(nil)
 // Deps are what the console stands on.
 type Deps struct {
 	Admin Service
+	// Reminders are the payment reminders (催缴提醒); nil: no such page.
+	Reminders Reminders
 	// Channels are the platform's channel names (the policy page's choices).
 	Channels []string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
@@ -191,6 +193,8 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("GET /admin/s/{school}/reconcile", h.school(h.reconcileList))
 	mux.HandleFunc("POST /admin/s/{school}/reconcile", h.school(h.runReconcile))
 	mux.HandleFunc("GET /admin/s/{school}/reconcile/{channel}/{day}", h.school(h.reconciliation))
+	mux.HandleFunc("GET /admin/s/{school}/reminders", h.school(h.reminders))
+	mux.HandleFunc("POST /admin/s/{school}/reminders", h.school(h.sendReminders))
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, nil, http.StatusNotFound, "页面不存在")
 	})

@@ -168,6 +168,7 @@ func nav(p admin.Principal, sc billing.School, active string) []navItem {
 		{"imports", "导入", admin.PermViewImports}, {"fees", "收费设置", admin.PermViewFees},
 		{"policy", "缴费政策", admin.PermViewFees}, {"reconcile", "渠道对账", admin.PermViewReconcile}, {"exports", "导出", admin.PermExport},
 		{"audit", "审计日志", admin.PermViewAudit}, {"staff", "工作人员", admin.PermViewStaff},
+		{"reminders", "催缴提醒", admin.PermViewStudents},
 	} {
 		if p.Can(n.perm, sc.ID) {
 			out = append(out, navItem{Label: n.label, Href: base + n.key, Active: n.key == active})

@@ -74,6 +74,10 @@ type Deps struct {
 	Accounts Accounts
 	Payments Payments
 	Schools  Schools
+	// Receipts and Reminders, when set, give paid orders their receipts
+	// (缴费凭证) and show the finance office's reminders on the fee page.
+	Receipts  Receipts
+	Reminders Reminders
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (throttles count per client address).
 	TrustedProxies []netip.Prefix
@@ -132,6 +136,9 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("GET /m/s/{sid}/orders/{order_no}", h.student(h.order))
 	mux.HandleFunc("GET /m/s/{sid}/orders/{order_no}/pay", h.student(h.resume))
 	mux.HandleFunc("POST /m/s/{sid}/orders/{order_no}/cancel", h.student(h.cancel))
+	mux.HandleFunc("GET /m/s/{sid}/orders/{order_no}/receipt", h.student(h.receiptPage))
+	mux.HandleFunc("GET /m/s/{sid}/orders/{order_no}/receipt.pdf", h.student(h.receiptPDF))
+	mux.HandleFunc("POST /m/s/{sid}/notices/{id}/dismiss", h.student(h.dismissNotice))
 	mux.HandleFunc("POST /m/s/{sid}/unbind", h.student(h.unbind))
 	mux.HandleFunc("POST /m/s/{sid}/return/{channel}", h.channelReturn)
 	// 我的.

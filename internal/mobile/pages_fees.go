@@ -213,6 +213,7 @@ type feesPage struct {
 	Paid                                    []paidView
 	PaidTotal, Outstanding                  string
 	MandatoryFirst, OneProject, NoDoublePay string
+	Reminders                               []reminderView
 }
 
 func (h *handler) fees(w http.ResponseWriter, r *http.Request, p account.Principal, b account.Bound) {
@@ -260,6 +261,7 @@ func (h *handler) fees(w http.ResponseWriter, r *http.Request, p account.Princip
 	case payment.ValidOrderNo(q.Get("cancelled")):
 		pg.Notice = "订单 " + q.Get("cancelled") + " 已取消，可以重新选择缴费项目。"
 	}
+	pg.Reminders = h.remindersOf(r.Context(), b)
 	h.render(w, http.StatusOK, "fees", pg)
 }
 
@@ -523,6 +525,7 @@ type orderView struct {
 	ItemNames                               string
 	Open, Paid                              bool
 	URL, PayURL, CancelURL                  string
+	ReceiptURL                              string // the receipt (缴费凭证) of a paid order
 	Failure                                 string
 }
 
@@ -540,7 +543,7 @@ func (h *handler) orderViewOf(b account.Bound, o payment.Order) orderView {
 	u := studentBase(b.Student.ID) + "orders/" + o.OrderNo
 	v := orderView{OrderNo: o.OrderNo, Status: string(o.Status), Label: o.Status.Label(), Channel: h.channelLabel(b.School, o.Channel),
 		Amount: o.Amount.Yuan(), Created: fmtTime(o.CreatedAt), Expires: fmtTime(o.ExpiresAt), PaidAt: fmtTime(o.PaidAt),
-		Open: o.Status.Open(), Paid: o.Status == payment.StatusPaid, URL: u, MaskedCard: o.MaskedCard}
+		Open: o.Status.Open(), Paid: o.Status == payment.StatusPaid, URL: u, MaskedCard: o.MaskedCard, ReceiptURL: h.receiptURL(b, o)}
 	if v.MaskedCard != "" && !strings.Contains(v.MaskedCard, "*") {
 		v.MaskedCard = billing.MaskCard(v.MaskedCard)
 	}

@@ -278,7 +278,7 @@ func (d *doc) verification(fallbackUsed bool) {
 	d.setFont(8.5, 90)
 	notes := []string{
 		"本凭证根据支付渠道确认的支付结果生成，证明上述款项已经缴纳；如需财政票据，请向学校财务处申请。",
-		"核验页面只显示订单号、金额、支付时间和隐去部分的姓名。",
+		"核验页面只显示收款单位、订单号、金额、支付时间和隐去部分的姓名（缴费人：" + d.text(MaskName(r.StudentName)) + "）。",
 	}
 	if fallbackUsed {
 		notes = append(notes, "注：“□”表示本凭证字体无法显示的字符，以学校登记的信息为准。")
@@ -368,6 +368,10 @@ func (d *doc) fit(s string, w float64) string {
 	}
 	return string(rs) + "…"
 }
+
+// Grouped formats an amount as yuan with thousands separators, 6,500.00,
+// as the receipt prints it (pages showing a receipt use it too).
+func Grouped(f money.Fen) string { return grouped(f) }
 
 // grouped formats an amount as yuan with thousands separators: 6,500.00.
 func grouped(f money.Fen) string {

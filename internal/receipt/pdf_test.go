@@ -73,7 +73,7 @@ func TestPDFTextReadsBack(t *testing.T) {
 		"合计：人民币（大写）柒仟贰佰叁拾元零伍分", "¥7,230.05",
 		"支付方式", "银联在线", "6216********0018", "CP20250901A1B2C3D4", "SJCP20250901A1B2C3D4",
 		"2025年09月01日12:00:03（北京时间）",
-		"验证码", r.VerifyCode, "扫描右侧二维码",
+		"验证码", r.VerifyCode, "扫描右侧二维码", "（缴费人：欧***）",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the PDF's text lacks %q\n%s", want, text)

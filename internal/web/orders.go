@@ -26,6 +26,7 @@ type orderView struct {
 	Open, Paid                              bool
 	MaskedCard                              string
 	URL, PayURL, CancelURL                  string
+	ReceiptURL                              string // the receipt (缴费凭证) of a paid order
 	FailureCode, FailureMessage             string
 	Attempts                                []attemptView
 }
@@ -41,7 +42,7 @@ func (h *handler) orderViewOf(p auth.Principal, o payment.Order) orderView {
 	v := orderView{OrderNo: o.OrderNo, Status: string(o.Status), Label: o.Status.Label(), Channel: h.channelLabel(p, o.Channel),
 		Amount: o.Amount.Yuan(), Created: fmtTime(o.CreatedAt), Expires: fmtTime(o.ExpiresAt), Until: fmtClock(o.ExpiresAt, h.Now()),
 		PaidAt: fmtTime(o.PaidAt), Open: o.Status.Open(), Paid: o.Status == payment.StatusPaid, MaskedCard: shortMask(o.MaskedCard),
-		URL: schoolPath(p.School.Code, "orders", o.OrderNo), FailureCode: o.FailureCode}
+		URL: schoolPath(p.School.Code, "orders", o.OrderNo), FailureCode: o.FailureCode, ReceiptURL: h.receiptURL(p, o)}
 	var names []string
 	for _, l := range o.Lines {
 		v.Items = append(v.Items, lineView{Project: l.ProjectName, Item: l.ItemName, Amount: l.Amount.Yuan()})

@@ -223,6 +223,7 @@ type feesPage struct {
 	Rules          rulesView
 	CheckURL       string // the live rule check the script asks as the student ticks
 	Conflict       bool   // some note says the ticked items cannot be paid together
+	Reminders      []reminderView
 }
 
 type projectView struct {
@@ -419,6 +420,7 @@ func (h *handler) fees(w http.ResponseWriter, r *http.Request, p auth.Principal)
 		notes = append(notes, "已为您勾选所选项目，请核对后点击“支付”。")
 	}
 	pg.Notice = strings.Join(notes, "")
+	pg.Reminders = h.remindersOf(r.Context(), p)
 	h.render(w, status, "fees", &pg)
 }
 

@@ -70,6 +70,10 @@ type Deps struct {
 	Auth     Auth
 	Payments Payments
 	Schools  Schools
+	// Receipts and Reminders, when set, give paid orders their receipts
+	// (缴费凭证) and show the finance office's reminders on the fee page.
+	Receipts  Receipts
+	Reminders Reminders
 	// PayerPage, when set (the sandbox is on), is the page where a test
 	// payer pays a QR code without a phone; the portal links to it.
 	PayerPage func(codeURL string) string
@@ -175,6 +179,9 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("GET /s/{school}/orders/{order_no}/qr.png", h.student(true, h.qr))
 	mux.HandleFunc("GET /s/{school}/orders/{order_no}/pay", h.student(true, h.resume))
 	mux.HandleFunc("POST /s/{school}/orders/{order_no}/cancel", h.student(true, h.cancel))
+	mux.HandleFunc("GET /s/{school}/orders/{order_no}/receipt", h.student(true, h.receiptPage))
+	mux.HandleFunc("GET /s/{school}/orders/{order_no}/receipt.pdf", h.student(true, h.receiptPDF))
+	mux.HandleFunc("POST /s/{school}/notices/{id}/dismiss", h.student(true, h.dismissNotice))
 	mux.HandleFunc("/s/{school}/", h.notFound)
 	mux.HandleFunc("/", h.notFound)
 	// The first line against cross-site requests: a browser's
