@@ -67,20 +67,30 @@ const (
 	PermViewStaff     Perm = "staff.view"
 	PermManageStaff   Perm = "staff.manage"
 	PermManageSchools Perm = "schools.manage" // the platform only
+	// Money operations (four eyes): everyone but an auditor may ask for an
+	// adjustment, a refund or a suspense resolution; only an admin (or an
+	// operator) approves, never their own request, and their own requests
+	// apply at once.
+	PermViewMoney    Perm = "money.view"
+	PermRequestMoney Perm = "money.request"
+	PermApproveMoney Perm = "money.approve"
 )
 
 // AllPerms lists every permission.
 var AllPerms = []Perm{PermViewBoard, PermViewStudents, PermUnlockStudent, PermViewFees, PermEditFees, PermGenerateBills,
-	PermEditPolicy, PermImport, PermViewImports, PermExport, PermViewAudit, PermViewStaff, PermManageStaff, PermManageSchools}
+	PermEditPolicy, PermImport, PermViewImports, PermExport, PermViewAudit, PermViewStaff, PermManageStaff, PermManageSchools,
+	PermViewMoney, PermRequestMoney, PermApproveMoney}
 
 // grants is the one table of who may do what.
 var grants = map[Role]map[Perm]bool{
 	RoleOperator: set(AllPerms...),
 	RoleAdmin: set(PermViewBoard, PermViewStudents, PermUnlockStudent, PermViewFees, PermEditFees, PermGenerateBills,
-		PermEditPolicy, PermImport, PermViewImports, PermExport, PermViewAudit, PermViewStaff, PermManageStaff),
-	RoleClerk: set(PermViewBoard, PermViewStudents, PermUnlockStudent, PermViewFees, PermImport, PermViewImports, PermExport),
+		PermEditPolicy, PermImport, PermViewImports, PermExport, PermViewAudit, PermViewStaff, PermManageStaff,
+		PermViewMoney, PermRequestMoney, PermApproveMoney),
+	RoleClerk: set(PermViewBoard, PermViewStudents, PermUnlockStudent, PermViewFees, PermImport, PermViewImports, PermExport,
+		PermViewMoney, PermRequestMoney),
 	RoleAuditor: set(PermViewBoard, PermViewStudents, PermViewFees, PermViewImports, PermExport, PermViewAudit,
-		PermViewStaff),
+		PermViewStaff, PermViewMoney),
 }
 
 func set(ps ...Perm) map[Perm]bool {
