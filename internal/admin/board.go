@@ -161,10 +161,10 @@ type StudentView struct {
 	// Requests are the money requests about the student (adjustments,
 	// refunds, allocations), newest first; Money is each order that is
 	// not open with what may still be refunded of it.
-	Requests []Request
-	Money    map[string]payment.OrderMoney
-	Locked   bool
-	LockedFor   time.Duration
+	Requests  []Request
+	Money     map[string]payment.OrderMoney
+	Locked    bool
+	LockedFor time.Duration
 	// InitialPassword says the student has not yet set a password of
 	// their own (R5); the hash itself is never handed out.
 	InitialPassword bool

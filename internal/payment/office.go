@@ -423,7 +423,7 @@ func Defer(tx OfficeTx, l LineState, until time.Time, ref, reason string) error 
 	tx.SetLine(l.Line, after)
 	owed := l.Unpaid()
 	tx.Post(journal.Entry{SchoolID: l.SchoolID, Kind: journal.KindDeferral, Ref: ref,
-		Memo: fmt.Sprintf("缓缴 %s 至 %s：%s", l.ItemName, after.PayableFrom(), reason),
+		Memo:     fmt.Sprintf("缓缴 %s 至 %s：%s", l.ItemName, after.PayableFrom(), reason),
 		Postings: []journal.Posting{{Account: journal.Receivable(l.StudentID), Amount: owed}, {Account: journal.Receivable(l.StudentID), Amount: -owed}}})
 	return nil
 }

@@ -160,7 +160,9 @@ func TestRefundRefusedByTheChannel(t *testing.T) {
 			t.Fatalf("refunds payable after a failed refund: %d", b)
 		}
 		k.verify()
-		k.debit.set(func(c *testChannel) { c.refundAns = payment.RefundResult{Status: payment.RefundSuccess, ChannelRefundID: "R2"} })
+		k.debit.set(func(c *testChannel) {
+			c.refundAns = payment.RefundResult{Status: payment.RefundSuccess, ChannelRefundID: "R2"}
+		})
 		rf, err = k.officeRefund(o.OrderNo, payment.RefundOrder, o.Amount, 0)
 		if err != nil {
 			t.Fatalf("the whole order after a failed refund: %v", err)
@@ -476,7 +478,9 @@ func TestAdjustments(t *testing.T) {
 		}
 		tuition := k.lines(2)[storetest.ItemTuition]
 		waive := func(a money.Fen) func(payment.OfficeTx, payment.LineState) error {
-			return func(tx payment.OfficeTx, l payment.LineState) error { return payment.Waive(tx, l, a, "test", "家庭经济困难") }
+			return func(tx payment.OfficeTx, l payment.LineState) error {
+				return payment.Waive(tx, l, a, "test", "家庭经济困难")
+			}
 		}
 		if err := run(waive(storetest.Tuition+1), tuition.ID); apperr.CodeOf(err) != payment.CodeInvalidAmount {
 			t.Fatalf("waive more than owed: %v", err)
@@ -502,7 +506,9 @@ func TestAdjustments(t *testing.T) {
 
 		until := k.now().Add(30 * 24 * time.Hour)
 		deferTo := func(d time.Time) func(payment.OfficeTx, payment.LineState) error {
-			return func(tx payment.OfficeTx, l payment.LineState) error { return payment.Defer(tx, l, d, "test", "家庭困难缓缴") }
+			return func(tx payment.OfficeTx, l payment.LineState) error {
+				return payment.Defer(tx, l, d, "test", "家庭困难缓缴")
+			}
 		}
 		if err := run(deferTo(k.now().Add(-time.Hour)), tuition.ID); err == nil {
 			t.Fatal("deferred to the past")
