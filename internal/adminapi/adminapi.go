@@ -86,6 +86,7 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("POST /api/v1/admin/staff", h.authed(false, h.createStaff))
 	mux.HandleFunc("GET /api/v1/admin/policy", h.authed(false, h.policy))
 	mux.HandleFunc("PUT /api/v1/admin/policy", h.authed(false, h.setPolicy))
+	h.moneyRoutes(mux)
 	mux.HandleFunc("/api/v1/admin/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, apperr.New(apperr.NotFound, apperr.CodeNotFound, "接口不存在"))
 	})

@@ -186,6 +186,7 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("POST /admin/s/{school}/staff", h.school(h.createStaff))
 	mux.HandleFunc("POST /admin/s/{school}/staff/{id}/reset", h.school(h.resetStaff))
 	mux.HandleFunc("POST /admin/s/{school}/staff/{id}/disable", h.school(h.disableStaff))
+	h.moneyRoutes(mux)
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, nil, http.StatusNotFound, "页面不存在")
 	})
