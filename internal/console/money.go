@@ -15,6 +15,7 @@ import (
 	"campuspay/internal/apperr"
 	"campuspay/internal/billing"
 	"campuspay/internal/importer"
+	"campuspay/internal/journal"
 	"campuspay/internal/money"
 	"campuspay/internal/payment"
 )
@@ -58,6 +59,7 @@ func init() {
 	funcs["suspenseLabel"] = payment.SuspenseLabel
 	funcs["suspenseReason"] = suspenseReason
 	funcs["lineNotes"] = lineNotes
+	funcs["journalKind"] = journalKind
 	funcs["day"] = func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -172,6 +174,37 @@ func lineNotes(l billing.Line) string {
 	return strings.Join(parts, "；")
 }
 
+// journalKind is a journal entry's kind as the office reads it.
+func journalKind(kind string) string {
+	switch kind {
+	case journal.KindBill:
+		return "账单"
+	case journal.KindAdjust:
+		return "账单调整"
+	case journal.KindPayment:
+		return "缴费"
+	case journal.KindOverpayment:
+		return "溢缴款"
+	case journal.KindRefundDue:
+		return "退款待付"
+	case journal.KindRefund:
+		return "退款"
+	case journal.KindSuspense:
+		return "待查明"
+	case journal.KindWaiver:
+		return "减免"
+	case journal.KindDeferral:
+		return "缓缴（备查）"
+	case journal.KindLoan:
+		return "助学贷款"
+	case journal.KindAllocation:
+		return "待查明款项分配"
+	case journal.KindRefundFailed:
+		return "退款失败退回"
+	}
+	return kind
+}
+
 // parseYuan reads an amount a person typed in yuan ("1200", "1,200.50").
 func parseYuan(s string) (money.Fen, error) {
 	s = strings.NewReplacer(",", "", "，", "", "元", "", " ", "").Replace(strings.TrimSpace(s))
@@ -258,7 +291,6 @@ type approvalsPage struct {
 	Recent     []admin.Request
 	CanAsk     bool
 	CanApprove bool
-	Me         int64
 	Problems   []importer.LineError
 	Truncated  int
 	LoanReason string
@@ -283,7 +315,7 @@ func (m *moneyPages) renderApprovals(w http.ResponseWriter, r *http.Request, p a
 		return
 	}
 	pg = approvalsPage{layout: layoutOf(p, sc, "审批与退费", "approvals"), CanAsk: p.Can(admin.PermRequestMoney, sc.ID),
-		CanApprove: p.Can(admin.PermApproveMoney, sc.ID), Me: p.Staff.ID, Problems: probs, Truncated: trunc, LoanReason: reason}
+		CanApprove: p.Can(admin.PermApproveMoney, sc.ID), Problems: probs, Truncated: trunc, LoanReason: reason}
 	pg.Error, pg.Notice = msg, notice(r)
 	for _, q := range all {
 		if q.Status != admin.StatusPending {

@@ -202,6 +202,11 @@ type SuspenseEntry struct {
 	Status       string
 	ReceivedAt   time.Time
 	ResolvedAt   time.Time
+	// The order the notification named, when it is the school's (an
+	// amount that did not match): its student and amount, as a clue.
+	OrderStudentNo   string
+	OrderStudentName string
+	OrderAmount      money.Fen
 }
 
 // LineState is a bill line as an adjustment or an allocation finds it,
@@ -280,7 +285,7 @@ func StartRefund(tx OfficeTx, om OrderMoney, plan RefundPlan, reason string, req
 		}
 	}
 	tx.Post(journal.Transfer(o.SchoolID, journal.KindRefundDue, rf.RefundNo, memo, from, journal.RefundsPayable(o.SchoolID), plan.Amount))
-	tx.Note(o, causef("office refund %s of %s: %s fen", rf.RefundNo, plan.Kind, plan.Amount))
+	tx.Note(o, causef("office refund %s of %s: %d fen", rf.RefundNo, plan.Kind, int64(plan.Amount)))
 	return rf
 }
 
@@ -519,7 +524,7 @@ func settleOfficeRefund(ctx context.Context, tx OfficeTx, rf Refund, ok bool) er
 	}
 	refunded := o.Refunded + rf.Amount
 	tx.SetOrderRefunded(o, refunded)
-	cause := causef("refund %s succeeded: %s fen", rf.RefundNo, rf.Amount)
+	cause := causef("refund %s succeeded: %d fen", rf.RefundNo, int64(rf.Amount))
 	to := StatusPartiallyRefunded
 	if refunded >= o.Amount {
 		to = StatusRefunded

@@ -241,7 +241,11 @@ func (s *Store) SuspenseEntries(ctx context.Context, schoolID int64, limit int) 
 	}
 	var out []payment.SuspenseEntry
 	err = each(r, func(r rows) error {
-		e, err := scanSuspense(r)
+		var e payment.SuspenseEntry
+		var amount, received, resolved, orderAmount int64
+		err := r.Scan(&e.ID, &e.SchoolID, &e.Channel, &e.MerchantID, &e.OrderNo, &e.ChannelTxnID, &amount, &e.Reason, &e.Status,
+			&received, &resolved, &e.OrderStudentNo, &e.OrderStudentName, &orderAmount)
+		e.Amount, e.ReceivedAt, e.ResolvedAt, e.OrderAmount = money.Fen(amount), fromMS(received), fromMS(resolved), money.Fen(orderAmount)
 		out = append(out, e)
 		return err
 	})

@@ -104,9 +104,13 @@ FROM suspense WHERE id = ?1;
 UPDATE suspense SET status = ?1, resolved_at = ?2 WHERE id = ?3 AND status = ?4;
 
 -- name: suspense_list
--- A school's suspense entries (?1 = 0: the platform's, no school), newest first.
-SELECT id, COALESCE(school_id, 0), channel, merchant_id, order_no, channel_txn_id, amount, reason, status, received_at, resolved_at
-FROM suspense WHERE (school_id = ?1 OR (?1 = 0 AND school_id IS NULL)) ORDER BY received_at DESC, id DESC LIMIT ?2;
+-- A school's suspense entries (?1 = 0: the platform's, no school), newest
+-- first, with the student and amount of the order the notification named,
+-- when that order is the school's (a clue for the office).
+SELECT e.id, COALESCE(e.school_id, 0), e.channel, e.merchant_id, e.order_no, e.channel_txn_id, e.amount, e.reason, e.status,
+    e.received_at, e.resolved_at, COALESCE(st.student_no, ''), COALESCE(st.name, ''), COALESCE(o.amount, 0)
+FROM suspense e LEFT JOIN orders o ON o.order_no = e.order_no AND o.school_id = e.school_id LEFT JOIN students st ON st.id = o.student_id
+WHERE (e.school_id = ?1 OR (?1 = 0 AND e.school_id IS NULL)) ORDER BY e.received_at DESC, e.id DESC LIMIT ?2;
 
 -- name: suspense_get
 SELECT id, COALESCE(school_id, 0), channel, merchant_id, order_no, channel_txn_id, amount, reason, status, received_at, resolved_at
