@@ -144,6 +144,9 @@ func (s *Service) RequestAdjustment(ctx context.Context, p Principal, schoolID i
 	if err != nil {
 		return Request{}, err
 	}
+	if in.LineID <= 0 {
+		return Request{}, apperr.New(apperr.Invalid, billing.CodeItemNotPayable, "请选择收费项目（item_id）")
+	}
 	q := Request{SchoolID: schoolID, Kind: in.Kind, StudentID: st.ID, LineID: in.LineID, Amount: in.Amount, Reason: reason}
 	if in.Kind == ReqDeferral {
 		if in.Until.IsZero() {

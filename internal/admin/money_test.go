@@ -441,3 +441,97 @@ func TestMoneyPermissions(t *testing.T) {
 		}
 	})
 }
+
+// TestMoneyActionsByRole calls every money operation as every role, of the
+// school and of another: it runs exactly when the role may (an operator
+// everywhere); a refusal is forbidden (or, for another school's request,
+// not found) and changes nothing, not even the audit log.
+func TestMoneyActionsByRole(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		k := newMoneyKit(t, s)
+		no := storetest.SeedStudents[2].StudentNo
+		line := k.line(t, 2, storetest.ItemBooks)
+		asker := k.staff(t, admin.RoleClerk, k.a.ID)
+		pending := func() int64 {
+			q, err := k.svc.RequestAdjustment(ctx, asker, k.a.ID, admin.AdjustmentInput{StudentNo: no, LineID: line.ID, Kind: admin.ReqWaiver, Amount: 1, Reason: "测试"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return q.ID
+		}
+		file := []byte("学号,收费项目,子项目,贷款金额\n" + no + "," + storetest.ProjectExtra + "," + storetest.ItemBooks + ",0.01\n")
+		seq := 0
+		actions := []struct {
+			name string
+			perm admin.Perm
+			prep func() int64
+			call func(p admin.Principal, id int64) error
+		}{
+			{"RequestAdjustment", admin.PermRequestMoney, nil, func(p admin.Principal, _ int64) error {
+				_, err := k.svc.RequestAdjustment(ctx, p, k.a.ID, admin.AdjustmentInput{StudentNo: no, LineID: line.ID, Kind: admin.ReqWaiver, Amount: 1, Reason: "测试"})
+				return err
+			}},
+			{"RequestLoanFile", admin.PermRequestMoney, nil, func(p admin.Principal, _ int64) error {
+				seq++
+				_, err := k.svc.RequestLoanFile(ctx, p, k.a.ID, "loans.csv", append(file, []byte(strings.Repeat("\n", seq))...), "")
+				return err
+			}},
+			{"Requests", admin.PermViewMoney, nil, func(p admin.Principal, _ int64) error {
+				_, err := k.svc.Requests(ctx, p, k.a.ID, "")
+				return err
+			}},
+			{"Suspense", admin.PermViewMoney, nil, func(p admin.Principal, _ int64) error {
+				_, err := k.svc.Suspense(ctx, p, k.a.ID)
+				return err
+			}},
+			{"MoneyRequest", admin.PermViewMoney, pending, func(p admin.Principal, id int64) error {
+				_, _, err := k.svc.MoneyRequest(ctx, p, id)
+				return err
+			}},
+			{"Approve", admin.PermApproveMoney, pending, func(p admin.Principal, id int64) error {
+				_, err := k.svc.Approve(ctx, p, id, "")
+				return err
+			}},
+			{"Reject", admin.PermApproveMoney, pending, func(p admin.Principal, id int64) error {
+				_, err := k.svc.Reject(ctx, p, id, "")
+				return err
+			}},
+		}
+		principals := []struct {
+			name string
+			p    admin.Principal
+			role admin.Role
+			own  bool
+		}{
+			{"operator", k.staff(t, admin.RoleOperator, 0), admin.RoleOperator, true},
+			{"admin", k.admin, admin.RoleAdmin, true},
+			{"clerk", k.clerk, admin.RoleClerk, true},
+			{"auditor", k.staff(t, admin.RoleAuditor, k.a.ID), admin.RoleAuditor, true},
+			{"another school's admin", k.staff(t, admin.RoleAdmin, k.b.ID), admin.RoleAdmin, false},
+		}
+		for _, a := range actions {
+			for _, pr := range principals {
+				var id int64
+				if a.prep != nil {
+					id = a.prep()
+				}
+				want := admin.Can(pr.role, a.perm) && pr.own
+				chain := k.chainLen(t, k.a.ID)
+				before := storetest.Snap(t, s)
+				err := a.call(pr.p, id)
+				code := apperr.CodeOf(err)
+				switch {
+				case want && err != nil:
+					t.Errorf("%s as %s: %v", a.name, pr.name, err)
+				case !want && code != admin.CodeForbidden && code != admin.CodeRequestNotFound:
+					t.Errorf("%s as %s: %v (code %q), want refused", a.name, pr.name, err, code)
+				case !want:
+					if got := k.chainLen(t, k.a.ID); got != chain {
+						t.Errorf("%s as %s: refused but the audit chain grew from %d to %d", a.name, pr.name, chain, got)
+					}
+					storetest.Same(t, s, before)
+				}
+			}
+		}
+	})
+}
