@@ -415,6 +415,31 @@ func TestSuspenseResolution(t *testing.T) {
 			}
 		}
 		k.verify()
+
+		// The platform's money allocated to a school's student moves into
+		// the school's clearing, as if the school's order had taken it.
+		another := k.success(o)
+		another.OrderNo, another.Amount = "CP20990101000000888888", 5000
+		if _, err := k.apply(another); err != nil {
+			t.Fatal(err)
+		}
+		platform, _ = k.s.SuspenseEntries(ctx, 0, 10)
+		clearing := k.balance(journal.Clearing(debitPay, k.school.ID))
+		if err := allocate(platform[0], k.lines(2)[storetest.ItemUpgrade].ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := k.balance(journal.Clearing(debitPay, k.school.ID)) - clearing; got != 5000 {
+			t.Fatalf("school clearing moved %d", got)
+		}
+		for _, a := range []string{journal.Suspense(0), journal.SuspenseClearing(debitPay, 0)} {
+			if b := k.balance(a); b != 0 {
+				t.Fatalf("%s after the allocation: %d", a, b)
+			}
+		}
+		if l := k.lines(2)[storetest.ItemUpgrade]; !l.IsPaid() {
+			t.Fatalf("upgrade after the allocation: %+v", l)
+		}
+		k.verify()
 	})
 }
 
