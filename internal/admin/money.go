@@ -633,10 +633,12 @@ func (s *Service) Requests(ctx context.Context, p Principal, schoolID int64, sta
 	return ms.MoneyRequests(ctx, schoolID, status, 500)
 }
 
-// SuspenseRow is a suspense entry with the request waiting on it, if any.
+// SuspenseRow is a suspense entry with the request waiting on it and the
+// one that resolved it, if any.
 type SuspenseRow struct {
 	payment.SuspenseEntry
-	Pending *Request
+	Pending  *Request
+	Resolved *Request
 }
 
 // Suspense lists a school's suspense entries (schoolID 0: the
@@ -653,19 +655,26 @@ func (s *Service) Suspense(ctx context.Context, p Principal, schoolID int64) ([]
 	if err != nil {
 		return nil, err
 	}
-	pending, err := ms.MoneyRequests(ctx, schoolID, StatusPending, 1000)
+	reqs, err := ms.MoneyRequests(ctx, schoolID, "", 5000)
 	if err != nil {
 		return nil, err
 	}
-	by := map[int64]*Request{}
-	for i, q := range pending {
-		if q.SuspenseID != 0 {
-			by[q.SuspenseID] = &pending[i]
+	pending, resolved := map[int64]*Request{}, map[int64]*Request{}
+	for i, q := range reqs {
+		switch {
+		case q.SuspenseID == 0:
+		case q.Status == StatusPending:
+			pending[q.SuspenseID] = &reqs[i]
+		case q.Status == StatusApplied && resolved[q.SuspenseID] == nil:
+			resolved[q.SuspenseID] = &reqs[i] // newest first: the last resolution
 		}
 	}
 	out := make([]SuspenseRow, len(es))
 	for i, e := range es {
-		out[i] = SuspenseRow{SuspenseEntry: e, Pending: by[e.ID]}
+		out[i] = SuspenseRow{SuspenseEntry: e, Pending: pending[e.ID]}
+		if e.Status != payment.SuspenseOpen {
+			out[i].Resolved = resolved[e.ID]
+		}
 	}
 	return out, nil
 }

@@ -40,14 +40,15 @@ var _ MoneyService = (*admin.Service)(nil)
 
 // moneyNotices are the money pages' fixed notices (see notices).
 var moneyNotices = map[string]string{
-	"refund_asked":   "退款申请已提交，等待管理员审批；审批通过后款项原路退回",
-	"refund_started": "退款已受理，正在原路退回；银行或微信确认后状态变为“退款成功”",
-	"adjust_asked":   "申请已提交，等待管理员审批",
-	"adjust_applied": "已办理，学生的账单已随之更新",
-	"approved":       "已批准并执行",
-	"rejected":       "已驳回，账目没有任何变化",
-	"loans_asked":    "贷款文件已提交，等待管理员审批；批准后逐行入账",
-	"loans_applied":  "贷款文件已入账",
+	"refund_asked":    "退款申请已提交，等待管理员审批；审批通过后款项原路退回",
+	"refund_started":  "退款已受理，正在原路退回；银行或微信确认后状态变为“退款成功”",
+	"adjust_asked":    "申请已提交，等待管理员审批",
+	"adjust_applied":  "已办理，学生的账单已随之更新",
+	"approved":        "已批准并执行",
+	"approved_refund": "已批准，款项正在原路退回；银行或微信确认后状态变为“退款成功”",
+	"rejected":        "已驳回，账目没有任何变化",
+	"loans_asked":     "贷款文件已提交，等待管理员审批；批准后逐行入账",
+	"loans_applied":   "贷款文件已入账",
 }
 
 func init() {
@@ -343,11 +344,12 @@ func (m *moneyPages) renderApprovals(w http.ResponseWriter, r *http.Request, p a
 func (m *moneyPages) decide(approve bool) schoolFunc {
 	return func(w http.ResponseWriter, r *http.Request, p admin.Principal, sc billing.School) {
 		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		var q admin.Request
 		var err error
 		if approve {
-			_, err = m.ms.Approve(r.Context(), p, id, r.FormValue("note"))
+			q, err = m.ms.Approve(r.Context(), p, id, r.FormValue("note"))
 		} else {
-			_, err = m.ms.Reject(r.Context(), p, id, r.FormValue("note"))
+			q, err = m.ms.Reject(r.Context(), p, id, r.FormValue("note"))
 		}
 		if err != nil {
 			status, msg := statusOf(err)
@@ -360,7 +362,10 @@ func (m *moneyPages) decide(approve bool) schoolFunc {
 			return
 		}
 		done := "rejected"
-		if approve {
+		switch {
+		case approve && q.IsRefund():
+			done = "approved_refund"
+		case approve:
 			done = "approved"
 		}
 		redirect(w, r, schoolPath(sc, "approvals"), done)

@@ -64,7 +64,7 @@ func TestMoneyPages(t *testing.T) {
 	q = a.get("/admin/s/cqjz/approvals")
 	mustContain(t, q, `id="approval-`+id+`"`, "批准并执行", "驳回", clerk.username)
 	done := a.post("/admin/s/cqjz/approvals/"+id+"/approve", url.Values{"csrf": {csrf(t, q.Body)}, "note": {"同意"}})
-	mustContain(t, done, "已批准并执行", "退款处理中", "没有待审批的申请")
+	mustContain(t, done, "已批准，款项正在原路退回", "退款处理中", "没有待审批的申请")
 
 	r := newClient(t, srv.URL)
 	r.login(&aud)
