@@ -1,6 +1,7 @@
 // Package adminapi is the finance office's JSON API under /api/v1/admin
 // (SPEC Appendix B): the staff login, the collection board, one student's
-// page and search, imports, exports, the audit log and staff. It is a
+// page and search, imports, exports, the audit log and staff, and the
+// money operations (money.go: adjustments, refunds, approvals, suspense). It is a
 // front door only: every call goes to internal/admin, which checks role
 // and school itself; errors are mapped in one place (writeErr).
 package adminapi

@@ -49,12 +49,12 @@ func (t *Tx) LockOrderMoney(ctx context.Context, orderNo string) (payment.OrderM
 	if err != nil {
 		return payment.OrderMoney{}, err
 	}
-	return orderMoney(ctx, o, "office_order_lines_lock", func(name string) (rows, error) { return t.read(ctx, name, o.ID) })
+	return orderMoney(o, "office_order_lines_lock", func(name string) (rows, error) { return t.read(ctx, name, o.ID) })
 }
 
 // orderMoney reads an order's payments and lines (with the named lines
 // query) through read.
-func orderMoney(ctx context.Context, o payment.Order, linesQuery string, read func(name string) (rows, error)) (payment.OrderMoney, error) {
+func orderMoney(o payment.Order, linesQuery string, read func(name string) (rows, error)) (payment.OrderMoney, error) {
 	om := payment.OrderMoney{Order: o}
 	r, err := read("office_order_payments")
 	if err != nil {
@@ -182,7 +182,7 @@ func (s *Store) OrderMoney(ctx context.Context, orderNo string) (payment.OrderMo
 	if err != nil {
 		return payment.OrderMoney{}, err
 	}
-	om, err := orderMoney(ctx, o, "office_order_lines", func(name string) (rows, error) { return s.read(ctx, name, o.ID) })
+	om, err := orderMoney(o, "office_order_lines", func(name string) (rows, error) { return s.read(ctx, name, o.ID) })
 	return om, s.translate(err)
 }
 
