@@ -133,7 +133,7 @@ type OrderView struct {
 }
 
 // Adjustment is a waiver, deferral or loan offset on a student's line
-// (SPEC Appendix B); the money operations of the next issue fill it.
+// (SPEC Appendix B): ID is its request's, Status the request's State.
 type Adjustment struct {
 	ID        int64
 	Kind      string
@@ -142,6 +142,9 @@ type Adjustment struct {
 	Reason    string
 	Status    string
 	CreatedAt time.Time
+	// PayableFrom is a deferral's first payable day; Requester who asked.
+	PayableFrom time.Time
+	Requester   string
 }
 
 // StudentView is everything about one student the finance office answers
@@ -155,8 +158,13 @@ type StudentView struct {
 	Journal     []JournalLine
 	Bindings    []Binding
 	Adjustments []Adjustment
-	Locked      bool
-	LockedFor   time.Duration
+	// Requests are the money requests about the student (adjustments,
+	// refunds, allocations), newest first; Money is each order that is
+	// not open with what may still be refunded of it.
+	Requests  []Request
+	Money     map[string]payment.OrderMoney
+	Locked    bool
+	LockedFor time.Duration
 	// InitialPassword says the student has not yet set a password of
 	// their own (R5); the hash itself is never handed out.
 	InitialPassword bool
@@ -203,6 +211,11 @@ func (s *Service) Student(ctx context.Context, p Principal, schoolID int64, stud
 	}
 	if s.cfg.Locks != nil {
 		v.Locked, v.LockedFor = s.cfg.Locks.LoginLock(sc.Code, studentNo)
+	}
+	if p.Can(PermViewMoney, schoolID) {
+		if err := s.studentMoney(ctx, &v); err != nil {
+			return v, err
+		}
 	}
 	return v, nil
 }

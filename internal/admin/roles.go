@@ -70,23 +70,30 @@ const (
 	PermViewReconcile Perm = "reconcile.view" // reconciliations against the channels' statements
 	PermReconcile     Perm = "reconcile.run"  // run one now (it may apply what the channel confirms)
 	PermRemind        Perm = "reminders.send" // payment reminders to students (SMS or notice)
+	// Money operations (four eyes): everyone but an auditor may ask for an
+	// adjustment, a refund or a suspense resolution; only an admin (or an
+	// operator) approves, never their own request, and their own requests
+	// apply at once.
+	PermViewMoney    Perm = "money.view"
+	PermRequestMoney Perm = "money.request"
+	PermApproveMoney Perm = "money.approve"
 )
 
 // AllPerms lists every permission.
 var AllPerms = []Perm{PermViewBoard, PermViewStudents, PermUnlockStudent, PermViewFees, PermEditFees, PermGenerateBills,
 	PermEditPolicy, PermImport, PermViewImports, PermExport, PermViewAudit, PermViewStaff, PermManageStaff, PermManageSchools,
-	PermViewReconcile, PermReconcile, PermRemind}
+	PermViewReconcile, PermReconcile, PermRemind, PermViewMoney, PermRequestMoney, PermApproveMoney}
 
 // grants is the one table of who may do what.
 var grants = map[Role]map[Perm]bool{
 	RoleOperator: set(AllPerms...),
 	RoleAdmin: set(PermViewBoard, PermViewStudents, PermUnlockStudent, PermViewFees, PermEditFees, PermGenerateBills,
 		PermEditPolicy, PermImport, PermViewImports, PermExport, PermViewAudit, PermViewStaff, PermManageStaff,
-		PermViewReconcile, PermReconcile, PermRemind),
+		PermViewReconcile, PermReconcile, PermRemind, PermViewMoney, PermRequestMoney, PermApproveMoney),
 	RoleClerk: set(PermViewBoard, PermViewStudents, PermUnlockStudent, PermViewFees, PermImport, PermViewImports, PermExport,
-		PermViewReconcile, PermReconcile, PermRemind),
+		PermViewReconcile, PermReconcile, PermRemind, PermViewMoney, PermRequestMoney),
 	RoleAuditor: set(PermViewBoard, PermViewStudents, PermViewFees, PermViewImports, PermExport, PermViewAudit,
-		PermViewStaff, PermViewReconcile),
+		PermViewStaff, PermViewReconcile, PermViewMoney),
 }
 
 func set(ps ...Perm) map[Perm]bool {

@@ -5,11 +5,11 @@
 //
 // Every method takes the acting Principal and checks its role and school
 // itself (authorize), whatever page or API called it; every change writes
-// its audit row in the change's own transaction. Money operations of later
-// issues (refunds, waivers, approvals) fit the same way: a method that
-// authorizes, changes through Store.AdminUpdate or the payment service's
-// transaction, and appends its audit.Record there. The package knows
-// neither SQL nor HTTP.
+// its audit row in the change's own transaction. The money operations
+// (money.go: waivers, deferrals, loans, refunds, suspense, with four eyes)
+// fit the same way: they authorize, change through MoneyStore's
+// transaction with the payment package's rules, and audit there. The
+// package knows neither SQL nor HTTP.
 package admin
 
 import (

@@ -1,6 +1,7 @@
 // Package adminapi is the finance office's JSON API under /api/v1/admin
 // (SPEC Appendix B): the staff login, the collection board, one student's
-// page and search, imports, exports, the audit log and staff. It is a
+// page and search, imports, exports, the audit log and staff, and the
+// money operations (money.go: adjustments, refunds, approvals, suspense). It is a
 // front door only: every call goes to internal/admin, which checks role
 // and school itself; errors are mapped in one place (writeErr).
 package adminapi
@@ -96,6 +97,7 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("GET /api/v1/admin/reminders/preview", h.authed(false, h.remindersRoute(h.previewReminders)))
 	mux.HandleFunc("GET /api/v1/admin/reminders", h.authed(false, h.remindersRoute(h.reminderBatches)))
 	mux.HandleFunc("POST /api/v1/admin/reminders", h.authed(false, h.remindersRoute(h.sendReminders)))
+	h.moneyRoutes(mux)
 	mux.HandleFunc("/api/v1/admin/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, apperr.New(apperr.NotFound, apperr.CodeNotFound, "接口不存在"))
 	})

@@ -308,6 +308,9 @@ type itemJSON struct {
 	PreTicked   bool      `json:"pre_ticked"`
 	LockedBy    string    `json:"locked_by_order,omitempty"`
 	LockedUntil string    `json:"locked_until,omitempty"`
+	// PayableFrom and Note: a deferred item (缓缴) may be paid from that day.
+	PayableFrom string `json:"payable_from,omitempty"`
+	Note        string `json:"note,omitempty"`
 }
 
 func (h *handler) bills(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -330,6 +333,9 @@ func (h *handler) bills(w http.ResponseWriter, r *http.Request, p auth.Principal
 				Status: string(it.Status), PreTicked: it.PreTicked, LockedBy: it.HeldBy}
 			if !it.HeldUntil.IsZero() {
 				ij.LockedUntil = it.HeldUntil.UTC().Format(time.RFC3339)
+			}
+			if it.Note != "" {
+				ij.PayableFrom, ij.Note = it.PayableFrom(), it.Note
 			}
 			pj.Items = append(pj.Items, ij)
 		}

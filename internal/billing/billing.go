@@ -128,6 +128,14 @@ type Line struct {
 	Amount      money.Fen // due
 	Paid        money.Fen // received and applied
 	Mandatory   bool
+	// What the finance office changed (see Adjusted): waived and refunded
+	// lowered Amount; Loan is the part of Paid a student loan paid;
+	// DeferredUntil, when set, is the day before which the line may not be
+	// paid (缓缴).
+	Waived        money.Fen
+	Refunded      money.Fen
+	Loan          money.Fen
+	DeferredUntil time.Time
 }
 
 // Unpaid is what is still owed on the line.

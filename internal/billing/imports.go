@@ -44,10 +44,11 @@ type Problem func(line int, column, reason string)
 // ExistingLine is a bill line as an import finds it.
 type ExistingLine struct {
 	ID        int64
-	Amount    money.Fen
+	Amount    money.Fen // as billed (Line.Billed)
 	Paid      money.Fen
 	Mandatory bool
-	Held      bool // an open order holds it
+	Held      bool      // an open order holds it
+	Lowered   money.Fen // what waivers and refunds took off the billed amount
 }
 
 // RowAction is what one row of a bill file does.
@@ -95,6 +96,9 @@ func DecideBillRow(in BillInput, studentKnown bool, existing *ExistingLine, firs
 		}
 		return refuse("应缴金额", fmt.Sprintf("学号 %s 的「%s / %s」%s，不能把金额从 %s 改为 %s；如需调整请走退费或减免流程",
 			in.StudentNo, in.Project, in.Item, why, existing.Amount.Yuan(), in.Amount.Yuan()))
+	case in.Amount < existing.Lowered:
+		return refuse("应缴金额", fmt.Sprintf("学号 %s 的「%s / %s」已减免或退费 %s 元，应缴金额不能改为低于该数的 %s",
+			in.StudentNo, in.Project, in.Item, existing.Lowered.Yuan(), in.Amount.Yuan()))
 	}
 	return RowDecision{Action: RowUpdate}
 }

@@ -60,6 +60,9 @@ func Decide(lines []Line, holds []Hold, p Policy, now time.Time, selection []int
 		if !ok || l.IsPaid() {
 			return Decision{}, apperr.New(apperr.Invalid, CodeItemNotPayable, "所选项目不存在或已缴清，请刷新页面后重新选择").With("item_id", id)
 		}
+		if l.Deferred(now) {
+			return Decision{}, deferredError(l)
+		}
 		chosen[id] = true
 		sel = append(sel, l)
 	}
@@ -94,7 +97,7 @@ func Decide(lines []Line, holds []Hold, p Policy, now time.Time, selection []int
 			}
 		}
 		if hasOptional {
-			if err := mandatoryMissing(lines, held, chosen); err != nil {
+			if err := mandatoryMissing(lines, held, chosen, now); err != nil {
 				return Decision{}, err
 			}
 		}
@@ -110,13 +113,14 @@ func Decide(lines []Line, holds []Hold, p Policy, now time.Time, selection []int
 // mandatoryMissing is R7's refusal when some unpaid mandatory line is not
 // chosen, or nil. A line an open order holds cannot be ticked, so when one
 // is missing the refusal points to that order (继续支付 or 取消订单)
-// rather than asking for what cannot be ticked.
-func mandatoryMissing(lines []Line, held map[int64]Hold, chosen map[int64]bool) error {
+// rather than asking for what cannot be ticked. A deferred line is not
+// missing: it cannot be paid yet.
+func mandatoryMissing(lines []Line, held map[int64]Hold, chosen map[int64]bool, now time.Time) error {
 	var first *Line
 	var heldNames []string
 	var order Hold
 	for i, l := range lines {
-		if !l.Mandatory || l.IsPaid() || chosen[l.ID] {
+		if !l.Mandatory || l.IsPaid() || chosen[l.ID] || l.Deferred(now) {
 			continue
 		}
 		if first == nil {
@@ -178,8 +182,11 @@ const (
 // BoardItem is one line as a page or the API shows it.
 type BoardItem struct {
 	Line
-	Status      ItemStatus
-	PreTicked   bool      // mandatory and unpaid: shown ticked and locked (R7)
+	Status    ItemStatus
+	PreTicked bool // mandatory and unpaid: shown ticked and locked (R7)
+	// Note explains an unpaid line that cannot be ticked for another
+	// reason than a hold: a deferral (缓缴) until its day.
+	Note        string
 	HeldBy      string    // order number holding it, when locked
 	HeldUntil   time.Time // when that hold ends
 	Selectable  bool      // may be ticked now
@@ -212,6 +219,7 @@ type Board struct {
 // BuildBoard lays lines out for a page. The default selection (what is
 // pre-ticked) is every unpaid, unheld mandatory line of the first project
 // that has one, or nothing; Decide accepts it whenever it is non-empty.
+// A deferred line is shown unpaid with its note and cannot be ticked.
 func BuildBoard(lines []Line, holds []Hold, p Policy, now time.Time) Board {
 	held := activeHolds(holds, now)
 	var b Board
@@ -219,7 +227,7 @@ func BuildBoard(lines []Line, holds []Hold, p Policy, now time.Time) Board {
 	orders := map[string]bool{}
 	mandatoryProject := int64(0)
 	for _, l := range lines {
-		if l.Mandatory && !l.IsPaid() {
+		if l.Mandatory && !l.IsPaid() && !l.Deferred(now) {
 			b.MandatoryLeft = true
 			if _, isHeld := held[l.ID]; !isHeld && mandatoryProject == 0 {
 				mandatoryProject = l.ProjectID
@@ -244,6 +252,8 @@ func BuildBoard(lines []Line, holds []Hold, p Policy, now time.Time) Board {
 				orders[h.OrderNo] = true
 				b.OpenOrderNos = append(b.OpenOrderNos, h.OrderNo)
 			}
+		case l.Deferred(now):
+			it.Note = DeferredMessage(l)
 		default:
 			it.Selectable = true
 			b.HasUnpaid = true
@@ -282,14 +292,14 @@ func FitUnderLimit(lines []Line, holds []Hold, p Policy, now time.Time, limit mo
 	held := activeHolds(holds, now)
 	unpaidMandatory := 0
 	for _, l := range lines {
-		if l.Mandatory && !l.IsPaid() {
+		if l.Mandatory && !l.IsPaid() && !l.Deferred(now) {
 			unpaidMandatory++
 		}
 	}
 	groups := map[int64][]Line{}
 	var order []int64
 	for _, l := range lines {
-		if _, h := held[l.ID]; h || l.IsPaid() || l.Unpaid() > limit {
+		if _, h := held[l.ID]; h || l.IsPaid() || l.Deferred(now) || l.Unpaid() > limit {
 			continue
 		}
 		key := int64(0)
@@ -416,7 +426,7 @@ func OverLimit(lines []Line, holds []Hold, now time.Time, limit money.Fen) []Lin
 	held := activeHolds(holds, now)
 	var out []Line
 	for _, l := range lines {
-		if _, h := held[l.ID]; !h && !l.IsPaid() && l.Unpaid() > limit {
+		if _, h := held[l.ID]; !h && !l.IsPaid() && !l.Deferred(now) && l.Unpaid() > limit {
 			out = append(out, l)
 		}
 	}

@@ -195,6 +195,7 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("GET /admin/s/{school}/reconcile/{channel}/{day}", h.school(h.reconciliation))
 	mux.HandleFunc("GET /admin/s/{school}/reminders", h.school(h.reminders))
 	mux.HandleFunc("POST /admin/s/{school}/reminders", h.school(h.sendReminders))
+	h.moneyRoutes(mux)
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, nil, http.StatusNotFound, "页面不存在")
 	})

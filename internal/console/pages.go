@@ -228,6 +228,7 @@ type studentPage struct {
 	MaskedID  string
 	Phone     string
 	LockedFor string
+	Money     *moneyPanel // refunds and adjustments (money.go); nil without the permission
 }
 
 // lineGroup is a project's lines on the student's page.
@@ -245,6 +246,12 @@ type lineRow struct {
 }
 
 func (h *handler) student(w http.ResponseWriter, r *http.Request, p admin.Principal, sc billing.School) {
+	h.showStudent(w, r, p, sc, http.StatusOK, nil)
+}
+
+// showStudent renders the student's page; edit, when set, changes it
+// first (a refused form shows its error and what was typed).
+func (h *handler) showStudent(w http.ResponseWriter, r *http.Request, p admin.Principal, sc billing.School, status int, edit func(*studentPage)) {
 	v, err := h.Admin.Student(r.Context(), p, sc.ID, r.PathValue("no"))
 	if err != nil {
 		h.fail(w, r, &p, err)
@@ -274,12 +281,18 @@ func (h *handler) student(w http.ResponseWriter, r *http.Request, p admin.Princi
 			row.Status, row.Classes = "已缴费", "paid"
 		case held[l.ID] != "":
 			row.Status, row.HeldBy, row.Classes = "支付中", held[l.ID], "locked"
+		case l.Deferred(h.Now()):
+			row.Status, row.Classes = "缓缴中", "deferred"
 		}
 		pg.Projects[i].Lines = append(pg.Projects[i].Lines, row)
 		pg.Due += int64(l.Amount)
 		pg.Paid += int64(l.Paid)
 	}
-	h.render(w, http.StatusOK, "student", "", pg)
+	pg.Money = h.moneyPanel(p, sc, v)
+	if edit != nil {
+		edit(&pg)
+	}
+	h.render(w, status, "student", "", pg)
 }
 
 func (h *handler) unlock(w http.ResponseWriter, r *http.Request, p admin.Principal, sc billing.School) {

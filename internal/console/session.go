@@ -167,6 +167,7 @@ func nav(p admin.Principal, sc billing.School, active string) []navItem {
 		{"board", "收费看板", admin.PermViewBoard}, {"students", "学生查询", admin.PermViewStudents},
 		{"imports", "导入", admin.PermViewImports}, {"fees", "收费设置", admin.PermViewFees},
 		{"policy", "缴费政策", admin.PermViewFees}, {"reconcile", "渠道对账", admin.PermViewReconcile}, {"exports", "导出", admin.PermExport},
+		{"approvals", "审批与退费", admin.PermViewMoney}, {"suspense", "待查明款项", admin.PermViewMoney},
 		{"audit", "审计日志", admin.PermViewAudit}, {"staff", "工作人员", admin.PermViewStaff},
 		{"reminders", "催缴提醒", admin.PermViewStudents},
 	} {

@@ -274,6 +274,7 @@ type itemView struct {
 	Mandatory, Locked, Checked  bool
 	Selectable, Paid            bool
 	HeldBy, HeldUntil, PaidPart string
+	Note                        string // why an unpaid item cannot be ticked (a deferral)
 }
 
 type projectPage struct {
@@ -307,7 +308,7 @@ func (h *handler) projectModel(ctx context.Context, p account.Principal, b accou
 		var total money.Fen
 		for _, it := range bp.Items {
 			iv := itemView{ID: it.ID, Name: it.ItemName, Amount: it.Amount.Yuan(), Fen: int64(it.Unpaid()), Mandatory: it.Mandatory,
-				Selectable: it.Selectable, Paid: it.Status == billing.StatusPaid, HeldBy: it.HeldBy, HeldUntil: fmtTime(it.HeldUntil)}
+				Selectable: it.Selectable, Paid: it.Status == billing.StatusPaid, HeldBy: it.HeldBy, HeldUntil: fmtTime(it.HeldUntil), Note: it.Note}
 			if it.Paid > 0 && !it.IsPaid() {
 				iv.PaidPart = it.Paid.Yuan()
 			}

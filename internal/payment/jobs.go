@@ -227,9 +227,15 @@ func (s *Service) PayRefund(ctx context.Context, refundNo string, retry bool) (b
 }
 
 // finishRefund records the channel's final answer to a refund: on success
-// the refunds payable are paid out of the channel's clearing account.
+// the refunds payable are paid out of the channel's clearing account (the
+// school's, or the platform's for its suspense); then settleOfficeRefund
+// does what follows for the order, the lines or the suspense entry.
 func (s *Service) finishRefund(ctx context.Context, refundNo string, rr RefundResult) error {
-	return s.update(ctx, func(tx Tx) error {
+	os, err := s.office()
+	if err != nil {
+		return err
+	}
+	return os.OfficeUpdate(ctx, func(tx OfficeTx) error {
 		rf, err := tx.LockRefund(ctx, refundNo)
 		if err != nil {
 			return err
@@ -241,12 +247,12 @@ func (s *Service) finishRefund(ctx context.Context, refundNo string, rr RefundRe
 		case RefundSuccess:
 			tx.SetRefund(rf, RefundStateSuccess, rr.ChannelRefundID)
 			tx.Post(journal.Transfer(rf.SchoolID, journal.KindRefund, refundNo, "退款 "+rf.OrderNo,
-				journal.RefundsPayable(rf.SchoolID), journal.Clearing(rf.Channel, rf.SchoolID), rf.Amount))
+				journal.RefundsPayableOf(rf.SchoolID), journal.SuspenseClearing(rf.Channel, rf.SchoolID), rf.Amount))
 		case RefundFailed:
 			tx.SetRefund(rf, RefundStateFailed, rr.ChannelRefundID)
 		default:
 			return fmt.Errorf("payment: refund %s: not a final answer (%d)", refundNo, rr.Status)
 		}
-		return nil
+		return settleOfficeRefund(ctx, tx, rf, rr.Status == RefundSuccess)
 	})
 }

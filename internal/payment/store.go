@@ -160,6 +160,18 @@ type Refund struct {
 	State           RefundState
 	ChannelRefundID string
 	CreatedAt       time.Time
+	// Office refunds (office.go): ID is the row's; Kind is a Refund*
+	// kind (RefundOverpayment for the automatic ones); PaymentID or
+	// SuspenseID is where the money came from, Disposition that payment's;
+	// RequestID the office's request (0: none); Lines what a refund of kind
+	// order takes off each line.
+	ID          int64
+	Kind        string
+	PaymentID   int64
+	SuspenseID  int64
+	RequestID   int64
+	Disposition Disposition
+	Lines       []RefundLine
 }
 
 // Suspense is money a channel verifiably took that matches no order (an

@@ -393,3 +393,24 @@ func TestRoles(t *testing.T) {
 		}
 	})
 }
+
+// TestDeferredLinesAreNotReminded: a student whose owed mandatory lines
+// are all deferred (缓缴) is not reminded before the deferral's date, and
+// is from that date on.
+func TestDeferredLinesAreNotReminded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		k := newKit(t, s)
+		until := k.now().Add(48 * time.Hour)
+		if _, err := s.DB().ExecContext(ctx, `UPDATE bill_lines SET deferred_until = $1 WHERE student_id = $2`, until.UnixMilli(), k.st[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		pv, err := k.svc.Preview(ctx, k.clerk, k.school.ID, remind.Filter{})
+		if err != nil || pv.Students != len(k.st)-1 {
+			t.Fatalf("with one student's lines deferred: %d students %v, want %d", pv.Students, err, len(k.st)-1)
+		}
+		k.move(49 * time.Hour)
+		if pv, err = k.svc.Preview(ctx, k.clerk, k.school.ID, remind.Filter{}); err != nil || pv.Students != len(k.st) {
+			t.Fatalf("after the deferral's date: %d students %v, want %d", pv.Students, err, len(k.st))
+		}
+	})
+}

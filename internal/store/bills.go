@@ -177,9 +177,9 @@ func (b *billImport) load(ctx context.Context) error {
 	return each(r, func(r rows) error {
 		var l billing.ExistingLine
 		var k lineKey
-		var amount, paid int64
-		err := r.Scan(&l.ID, &k.student, &k.item, &amount, &paid, &l.Mandatory, &l.Held)
-		l.Amount, l.Paid = money.Fen(amount), money.Fen(paid)
+		var amount, paid, lowered int64
+		err := r.Scan(&l.ID, &k.student, &k.item, &amount, &paid, &l.Mandatory, &l.Held, &lowered)
+		l.Amount, l.Paid, l.Lowered = money.Fen(amount), money.Fen(paid), money.Fen(lowered)
 		b.lines[k] = l
 		return err
 	})
@@ -297,9 +297,11 @@ func scanLines(r rows) ([]billing.Line, error) {
 	var out []billing.Line
 	err := each(r, func(r rows) error {
 		var l billing.Line
-		var amount, paid int64
-		err := r.Scan(&l.ID, &l.StudentID, &l.ProjectID, &l.ProjectName, &l.ItemID, &l.ItemName, &amount, &paid, &l.Mandatory)
+		var amount, paid, waived, refunded, loan, deferred int64
+		err := r.Scan(&l.ID, &l.StudentID, &l.ProjectID, &l.ProjectName, &l.ItemID, &l.ItemName, &amount, &paid, &l.Mandatory,
+			&waived, &refunded, &loan, &deferred)
 		l.Amount, l.Paid = money.Fen(amount), money.Fen(paid)
+		l.Waived, l.Refunded, l.Loan, l.DeferredUntil = money.Fen(waived), money.Fen(refunded), money.Fen(loan), fromMS(deferred)
 		out = append(out, l)
 		return err
 	})

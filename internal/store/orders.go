@@ -242,7 +242,7 @@ func (t *Tx) InsertRefund(r payment.Refund) {
 
 // LockRefund reads and locks a refund.
 func (t *Tx) LockRefund(ctx context.Context, refundNo string) (payment.Refund, error) {
-	r, err := t.read(ctx, "refund_get_lock", refundNo)
+	r, err := t.read(ctx, "refund_get_any_lock", refundNo)
 	if err != nil {
 		return payment.Refund{}, err
 	}
@@ -254,19 +254,22 @@ func (t *Tx) SetRefund(r payment.Refund, state payment.RefundState, channelRefun
 	t.write("refund_set", 1, string(state), channelRefundID, ms(t.now), r.RefundNo, string(r.State))
 }
 
+// scanRefund reads a refund of an order's payment or of a suspense entry
+// (refund_get_any).
 func scanRefund(r rows) (payment.Refund, error) {
 	var rf payment.Refund
 	var total, amount, created int64
-	var state string
+	var state, disp string
 	err := scanOne(r, &rf.RefundNo, &rf.OrderID, &rf.OrderNo, &rf.SchoolID, &rf.Channel, &rf.ChannelTxnID, &total, &amount,
-		&rf.Reason, &state, &rf.ChannelRefundID, &created)
+		&rf.Reason, &state, &rf.ChannelRefundID, &created, &rf.ID, &rf.Kind, &rf.PaymentID, &rf.SuspenseID, &rf.RequestID, &disp)
 	rf.PaymentTotal, rf.Amount, rf.State, rf.CreatedAt = money.Fen(total), money.Fen(amount), payment.RefundState(state), fromMS(created)
+	rf.Disposition = payment.Disposition(disp)
 	return rf, notFound(err)
 }
 
 // Refund loads a refund with what paying it out needs.
 func (s *Store) Refund(ctx context.Context, refundNo string) (payment.Refund, error) {
-	r, err := s.read(ctx, "refund_get", refundNo)
+	r, err := s.read(ctx, "refund_get_any", refundNo)
 	if err != nil {
 		return payment.Refund{}, err
 	}

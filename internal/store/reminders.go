@@ -36,14 +36,14 @@ func scanCandidates(r rows) ([]remind.Candidate, error) {
 	return out, err
 }
 
-func candidateArgs(schoolID int64, f remind.Filter) []any {
-	return []any{schoolID, f.Grade, f.Major, f.Class, f.ProjectID}
+func candidateArgs(schoolID int64, f remind.Filter, now time.Time) []any {
+	return []any{schoolID, f.Grade, f.Major, f.Class, f.ProjectID, ms(now)}
 }
 
 // ReminderCandidates lists the school's students owing mandatory items
 // under f, by student number.
 func (s *Store) ReminderCandidates(ctx context.Context, schoolID int64, f remind.Filter) ([]remind.Candidate, error) {
-	r, err := s.read(ctx, "reminder_candidates", candidateArgs(schoolID, f)...)
+	r, err := s.read(ctx, "reminder_candidates", candidateArgs(schoolID, f, s.clock())...)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +53,7 @@ func (s *Store) ReminderCandidates(ctx context.Context, schoolID int64, f remind
 
 // ReminderCandidates is the same, read in the send's transaction.
 func (t *Tx) ReminderCandidates(ctx context.Context, schoolID int64, f remind.Filter) ([]remind.Candidate, error) {
-	r, err := t.read(ctx, "reminder_candidates", candidateArgs(schoolID, f)...)
+	r, err := t.read(ctx, "reminder_candidates", candidateArgs(schoolID, f, t.now)...)
 	if err != nil {
 		return nil, err
 	}

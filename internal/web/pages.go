@@ -253,6 +253,7 @@ type itemView struct {
 	HeldHow    string // the holding order's channel
 	HeldURL    string // the holding order's page
 	PaidAmount string
+	Note       string // why an unpaid item cannot be ticked (a deferral)
 }
 
 type paidView struct{ Project, Item, Amount string }
@@ -337,7 +338,7 @@ func (h *handler) feesModel(ctx context.Context, p auth.Principal, sel []int64, 
 		var all []int64
 		for _, it := range bp.Items {
 			iv := itemView{ID: it.ID, Name: it.ItemName, Amount: it.Amount.Yuan(), Fen: int64(it.Unpaid()), Mandatory: it.Mandatory,
-				Selectable: it.Selectable, Locked: s.Locked[it.ID], Checked: s.Checked[it.ID], Conflict: conflict[it.ID]}
+				Selectable: it.Selectable, Locked: s.Locked[it.ID], Checked: s.Checked[it.ID], Conflict: conflict[it.ID], Note: it.Note}
 			switch it.Status {
 			case billing.StatusPaid:
 				iv.Paid = true
@@ -348,8 +349,10 @@ func (h *handler) feesModel(ctx context.Context, p auth.Principal, sel []int64, 
 					iv.HeldHow, iv.HeldURL = o.Channel, o.URL
 				}
 			case billing.StatusUnpaid:
-				pv.Selectable = true
-				all = append(all, it.ID)
+				if it.Selectable {
+					pv.Selectable = true
+					all = append(all, it.ID)
+				}
 			}
 			if it.Paid > 0 && !it.IsPaid() {
 				iv.PaidAmount = it.Paid.Yuan()

@@ -14,6 +14,7 @@ FROM students s JOIN bill_lines l ON l.student_id = s.id JOIN items i ON i.id = 
 WHERE s.school_id = $1 AND l.mandatory AND l.paid < l.amount
     AND ($2 = '' OR s.grade = $2) AND ($3 = '' OR s.major = $3) AND ($4 = '' OR s.class_name = $4)
     AND ($5 = 0 OR i.project_id = $5)
+    AND l.deferred_until <= $6 -- a deferred line (缓缴) is not overdue until its date
 GROUP BY s.id, s.student_no, s.name, s.grade, s.major, s.class_name, s.phone
 ORDER BY s.student_no;
 

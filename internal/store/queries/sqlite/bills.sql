@@ -10,8 +10,10 @@ SELECT p.name, i.name, i.id, p.id FROM items i JOIN projects p ON p.id = i.proje
 SELECT p.name, p.id FROM projects p WHERE p.school_id = ?1;
 
 -- name: import_lines_lock
-SELECT l.id, l.student_id, l.item_id, l.amount, l.paid, l.mandatory,
-    EXISTS (SELECT 1 FROM line_holds h WHERE h.line_id = l.id)
+-- A line's billed amount (before waivers and refunds lowered it) and what
+-- lowered it.
+SELECT l.id, l.student_id, l.item_id, l.amount + l.waived + l.refunded, l.paid, l.mandatory,
+    EXISTS (SELECT 1 FROM line_holds h WHERE h.line_id = l.id), l.waived + l.refunded
 FROM bill_lines l JOIN students s ON s.id = l.student_id WHERE s.school_id = ?1;
 
 -- name: project_insert
@@ -21,17 +23,21 @@ INSERT INTO projects (school_id, name) VALUES (?1, ?2) RETURNING id;
 INSERT INTO items (project_id, name) VALUES (?1, ?2) RETURNING id;
 
 -- name: line_update_amount
--- A change of amount never reaches a paid or held line.
-UPDATE bill_lines SET amount = ?1, mandatory = ?2, updated_at = ?3 WHERE id = ?4
-    AND (amount = ?1 OR (paid = 0 AND NOT EXISTS (SELECT 1 FROM line_holds h WHERE h.line_id = bill_lines.id)));
+-- A change of the billed amount never reaches a paid or held line; what
+-- waivers and refunds lowered stays lowered.
+UPDATE bill_lines SET amount = ?1 - waived - refunded, mandatory = ?2, updated_at = ?3 WHERE id = ?4
+    AND (amount + waived + refunded = ?1 OR (paid = 0 AND ?1 >= waived + refunded
+        AND NOT EXISTS (SELECT 1 FROM line_holds h WHERE h.line_id = bill_lines.id)));
 
 -- name: lines_of_student
-SELECT l.id, l.student_id, p.id, p.name, i.id, i.name, l.amount, l.paid, l.mandatory
+SELECT l.id, l.student_id, p.id, p.name, i.id, i.name, l.amount, l.paid, l.mandatory, l.waived, l.refunded, l.loan,
+    l.deferred_until
 FROM bill_lines l JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
 WHERE l.student_id = ?1 ORDER BY p.sort_order, p.id, i.sort_order, i.id;
 
 -- name: lines_of_student_lock
-SELECT l.id, l.student_id, p.id, p.name, i.id, i.name, l.amount, l.paid, l.mandatory
+SELECT l.id, l.student_id, p.id, p.name, i.id, i.name, l.amount, l.paid, l.mandatory, l.waived, l.refunded, l.loan,
+    l.deferred_until
 FROM bill_lines l JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
 WHERE l.student_id = ?1 ORDER BY p.sort_order, p.id, i.sort_order, i.id;
 

@@ -120,16 +120,6 @@ SELECT disposition, COUNT(*) FROM payments_received GROUP BY disposition;
 INSERT INTO refunds (refund_no, order_id, payment_id, amount, reason, status, created_at, updated_at)
 SELECT ?1, ?2, p.id, ?3, ?4, ?5, ?6, ?6 FROM payments_received p WHERE p.channel = ?7 AND p.channel_txn_id = ?8;
 
--- name: refund_get
-SELECT r.refund_no, r.order_id, o.order_no, o.school_id, o.channel, p.channel_txn_id, p.amount, r.amount, r.reason,
-    r.status, r.channel_refund_id, r.created_at
-FROM refunds r JOIN orders o ON o.id = r.order_id JOIN payments_received p ON p.id = r.payment_id WHERE r.refund_no = ?1;
-
--- name: refund_get_lock
-SELECT r.refund_no, r.order_id, o.order_no, o.school_id, o.channel, p.channel_txn_id, p.amount, r.amount, r.reason,
-    r.status, r.channel_refund_id, r.created_at
-FROM refunds r JOIN orders o ON o.id = r.order_id JOIN payments_received p ON p.id = r.payment_id WHERE r.refund_no = ?1;
-
 -- name: refund_set
 UPDATE refunds SET status = ?1, channel_refund_id = ?2, updated_at = ?3 WHERE refund_no = ?4 AND status = ?5;
 
