@@ -9,7 +9,6 @@ package adminapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"mime"
@@ -24,6 +23,7 @@ import (
 	"campuspay/internal/audit"
 	"campuspay/internal/billing"
 	"campuspay/internal/board"
+	"campuspay/internal/jsonapi"
 	"campuspay/internal/throttle"
 )
 
@@ -104,48 +104,16 @@ func NewHandler(d Deps) http.Handler {
 	return mux
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { jsonapi.Write(w, status, v) }
 
 // writeErr is the API's one error mapping: {"error":{"code","message",...}}
 // with apperr's status; internal errors are logged and shown as 系统繁忙.
 func (h *handler) writeErr(w http.ResponseWriter, err error) {
-	status := apperr.HTTPStatus(err)
-	code, msg := apperr.Public(err)
-	body := map[string]any{"code": code, "message": msg}
-	if e, ok := apperr.As(err); ok && e.Kind != apperr.Internal {
-		for k, v := range e.Details {
-			body[k] = v
-		}
-	}
-	if status >= 500 {
-		h.Log.Error("admin api error", "code", code, "err", err)
-	}
-	if ra, ok := body["retry_after_seconds"].(int); ok {
-		w.Header().Set("Retry-After", strconv.Itoa(ra))
-	}
-	writeJSON(w, status, map[string]any{"error": body})
+	jsonapi.WriteError(w, h.Log, "admin api error", err)
 }
 
 // decode reads one JSON object of at most 64 KiB, refusing unknown fields.
-func decode(r *http.Request, v any) error {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return apperr.New(apperr.Invalid, "unsupported_media_type", "请求须为 JSON（Content-Type: application/json）")
-	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return apperr.New(apperr.Invalid, apperr.CodeInvalidRequest, "请求格式错误："+err.Error())
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return apperr.New(apperr.Invalid, apperr.CodeInvalidRequest, "请求格式错误：JSON 对象之后还有多余内容")
-	}
-	return nil
-}
+func decode(r *http.Request, v any) error { return jsonapi.Decode(r, v) }
 
 func (h *handler) client(r *http.Request) netip.Addr { return throttle.ClientIP(r, h.TrustedProxies) }
 

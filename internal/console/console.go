@@ -29,6 +29,7 @@ import (
 	"campuspay/internal/billing"
 	"campuspay/internal/board"
 	"campuspay/internal/importer"
+	"campuspay/internal/pagesec"
 )
 
 // Service is what the console needs of internal/admin.
@@ -207,20 +208,7 @@ func NewHandler(d Deps) http.Handler {
 }
 
 // securityHeaders sets what every console response carries.
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "same-origin")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("Content-Security-Policy", csp)
-		hd.Set("Cache-Control", "no-store")
-		if secure(r) {
-			hd.Set("Strict-Transport-Security", "max-age=31536000")
-		}
-		next.ServeHTTP(w, r)
-	})
-}
+func securityHeaders(next http.Handler) http.Handler { return pagesec.Headers(csp, true, next) }
 
 var beijing = time.FixedZone("CST", 8*3600)
 

@@ -17,6 +17,7 @@ import (
 	"campuspay/internal/auth"
 	"campuspay/internal/billing"
 	"campuspay/internal/board"
+	"campuspay/internal/pagesec"
 	"campuspay/internal/throttle"
 )
 
@@ -27,9 +28,7 @@ const (
 	maxForm       = 64 << 10
 )
 
-func secure(r *http.Request) bool {
-	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
-}
+func secure(r *http.Request) bool { return pagesec.Secure(r) }
 
 func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/admin/", HttpOnly: true, Secure: secure(r),

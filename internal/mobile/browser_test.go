@@ -2,8 +2,6 @@ package mobile_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,85 +13,41 @@ import (
 
 	"campuspay/demo"
 	"campuspay/internal/app/apptest"
+	"campuspay/internal/browsertest"
 	"campuspay/internal/sms"
 )
 
-const chromium = "/usr/bin/chromium"
-
 // artifacts is where screenshots go: test-artifacts/mobile at the repo root.
-var artifacts = filepath.Join("..", "..", "test-artifacts", "mobile")
+var artifacts = browsertest.Artifacts("mobile")
 
 // phone starts a headless Chromium emulating an iPhone 13 (viewport, touch
 // and user agent), or skips the test when Chromium is missing (unless
 // CAMPUSPAY_REQUIRE_BROWSER=1).
 func phone(t *testing.T, limit time.Duration) context.Context {
 	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv("CAMPUSPAY_REQUIRE_BROWSER") == "1" {
-			t.Fatalf("CAMPUSPAY_REQUIRE_BROWSER=1 but %s is missing: %v", chromium, err)
-		}
-		t.Skipf("%s not installed", chromium)
-	}
-	if err := os.MkdirAll(artifacts, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.Headless,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("lang", "zh-CN"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(390, 844),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
-	if err := chromedp.Do(bctx, chromedp.Emulate(device.IPhone13)); err != nil { // starts the browser: no timeout yet
-		t.Fatal(err)
-	}
+	bctx := browsertest.Start(t, artifacts, 390, 844, chromedp.Emulate(device.IPhone13))
 	ctx, cancel := context.WithTimeout(bctx, limit)
 	t.Cleanup(cancel)
 	return ctx
 }
 
 func shot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.WriteFile(filepath.Join(artifacts, name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	browsertest.Shot(t, ctx, artifacts, name)
 }
 
 func step(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-		loc, _ := chromedp.Run(ctx, chromedp.Location())
-		t.Fatalf("%s: %v\nat %s:\n%.1500s", what, err, loc, body)
-	}
+	browsertest.Do(t, ctx, what, steps...)
 }
 
 func textOf(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		t.Fatalf("text of %s: %v", sel, err)
-	}
-	return s
+	return browsertest.Text(t, ctx, sel)
 }
 
 func has(t *testing.T, got string, want ...string) {
 	t.Helper()
-	for _, w := range want {
-		if !strings.Contains(got, w) {
-			t.Errorf("page lacks %q in:\n%.2000s", w, got)
-		}
-	}
+	browsertest.Contains(t, got, want...)
 }
 
 func css(s string) chromedp.CSS { return chromedp.CSS(s) }

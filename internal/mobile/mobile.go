@@ -16,11 +16,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"time"
 
 	"campuspay/internal/account"
 	"campuspay/internal/billing"
+	"campuspay/internal/pagesec"
 	"campuspay/internal/payment"
 )
 
@@ -169,29 +169,11 @@ const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 	"worker-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
 // securityHeaders sets what every answer carries.
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "same-origin")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("Content-Security-Policy", csp)
-		if secure(r) {
-			hd.Set("Strict-Transport-Security", "max-age=31536000")
-		}
-		next.ServeHTTP(w, r)
-	})
-}
+func securityHeaders(next http.Handler) http.Handler { return pagesec.Headers(csp, false, next) }
 
 // allowFormAction lets a page's form post to another origin (the real
 // UnionPay gateway); same-origin targets need nothing.
-func allowFormAction(w http.ResponseWriter, target string) {
-	u, err := url.Parse(target)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return
-	}
-	w.Header().Set("Content-Security-Policy", csp+" "+u.Scheme+"://"+u.Host)
-}
+func allowFormAction(w http.ResponseWriter, target string) { pagesec.AllowFormAction(w, csp, target) }
 
 var beijing = time.FixedZone("CST", 8*3600)
 

@@ -14,6 +14,7 @@ import (
 	"campuspay/internal/account"
 	"campuspay/internal/apperr"
 	"campuspay/internal/auth"
+	"campuspay/internal/pagesec"
 	"campuspay/internal/throttle"
 )
 
@@ -26,9 +27,7 @@ const (
 
 // secure reports whether the browser reached us over TLS (directly or
 // through a proxy that says so), so cookies get the Secure flag.
-func secure(r *http.Request) bool {
-	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
-}
+func secure(r *http.Request) bool { return pagesec.Secure(r) }
 
 func setCookie(w http.ResponseWriter, r *http.Request, name, value string, sameSite http.SameSite, maxAge int) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/m/", HttpOnly: true, Secure: secure(r), SameSite: sameSite, MaxAge: maxAge})

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,88 +15,40 @@ import (
 
 	"campuspay/demo"
 	"campuspay/internal/app"
+	"campuspay/internal/browsertest"
 	"campuspay/internal/sms"
 	"campuspay/internal/store"
 )
 
-const chromium = "/usr/bin/chromium"
-
 // artifacts is where screenshots go: test-artifacts/receipts at the repo root.
-var artifacts = filepath.Join("..", "..", "test-artifacts", "receipts")
+var artifacts = browsertest.Artifacts("receipts")
 
 // browser starts one headless Chromium, or skips the test when Chromium
 // is missing (unless CAMPUSPAY_REQUIRE_BROWSER=1).
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv("CAMPUSPAY_REQUIRE_BROWSER") == "1" {
-			t.Fatalf("CAMPUSPAY_REQUIRE_BROWSER=1 but %s is missing: %v", chromium, err)
-		}
-		t.Skipf("%s not installed", chromium)
-	}
-	if err := os.MkdirAll(artifacts, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.Headless,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("lang", "zh-CN"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
-	if err := chromedp.Do(bctx); err != nil { // start the browser, without a timeout
-		t.Fatal(err)
-	}
-	return bctx
+	return browsertest.Start(t, artifacts, 1280, 900)
 }
 
 // tab opens a tab with its own cookies, set up by setup (a viewport or a
 // device), timing out after limit.
 func tab(t *testing.T, bctx context.Context, limit time.Duration, setup chromedp.Action[chromedp.Void]) context.Context {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx, setup); err != nil {
-		t.Fatal(err)
-	}
-	tctx, tcancel := context.WithTimeout(ctx, limit)
-	t.Cleanup(tcancel)
-	return tctx
+	return browsertest.Tab(t, bctx, limit, setup)
 }
 
 func shot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.WriteFile(filepath.Join(artifacts, name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	browsertest.Shot(t, ctx, artifacts, name)
 }
 
 func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-		loc, _ := chromedp.Run(ctx, chromedp.Location())
-		t.Fatalf("%s: %v\nat %s:\n%.1500s", what, err, loc, body)
-	}
+	browsertest.Do(t, ctx, what, steps...)
 }
 
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		t.Fatalf("text of %s: %v", sel, err)
-	}
-	return s
+	return browsertest.Text(t, ctx, sel)
 }
 
 func eval[T any](t *testing.T, ctx context.Context, js string) T {
@@ -112,11 +62,7 @@ func eval[T any](t *testing.T, ctx context.Context, js string) T {
 
 func contains(t *testing.T, got string, want ...string) {
 	t.Helper()
-	for _, w := range want {
-		if !strings.Contains(got, w) {
-			t.Errorf("page lacks %q in:\n%.2500s", w, got)
-		}
-	}
+	browsertest.Contains(t, got, want...)
 }
 
 // TestBrowser shows a receipt as a student and a verifier see it: on a

@@ -3,51 +3,23 @@ package web_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/device"
+
+	"campuspay/internal/browsertest"
 )
 
-const chromium = "/usr/bin/chromium"
-
 // artifacts is where screenshots go: test-artifacts/web at the repo root.
-var artifacts = filepath.Join("..", "..", "test-artifacts", "web")
+var artifacts = browsertest.Artifacts("web")
 
 // browser starts one headless Chromium for a test, or skips the test when
 // Chromium is missing (unless CAMPUSPAY_REQUIRE_BROWSER=1).
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv("CAMPUSPAY_REQUIRE_BROWSER") == "1" {
-			t.Fatalf("CAMPUSPAY_REQUIRE_BROWSER=1 but %s is missing: %v", chromium, err)
-		}
-		t.Skipf("%s not installed", chromium)
-	}
-	if err := os.MkdirAll(artifacts, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.Headless,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("lang", "zh-CN"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(390, 844),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
-	if err := chromedp.Do(bctx); err != nil { // start the browser, without a timeout
-		t.Fatal(err)
-	}
-	return bctx
+	return browsertest.Start(t, artifacts, 390, 844)
 }
 
 // phoneDevice is a phone's browser: 375×812, touch, and a phone's user
@@ -64,18 +36,11 @@ func (phoneDevice) Device() device.Info {
 // context times out after limit.
 func tab(t *testing.T, bctx context.Context, phone bool, limit time.Duration) context.Context {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel)
 	size := chromedp.EmulateViewport(1280, 800)
 	if phone {
 		size = chromedp.Emulate(phoneDevice{})
 	}
-	if err := chromedp.Do(ctx, size); err != nil {
-		t.Fatal(err)
-	}
-	tctx, tcancel := context.WithTimeout(ctx, limit)
-	t.Cleanup(tcancel)
-	return tctx
+	return browsertest.Tab(t, bctx, limit, size)
 }
 
 func shot(t *testing.T, ctx context.Context, name string) {
@@ -86,40 +51,22 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	unstick := `document.querySelectorAll(".paybar").forEach(e => e.style.position = %q)`
 	chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(unstick, "static")))
 	defer chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(unstick, "")))
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 gives PNG
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.WriteFile(filepath.Join(artifacts, name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	browsertest.Shot(t, ctx, artifacts, name)
 }
 
 func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-		loc, _ := chromedp.Run(ctx, chromedp.Location())
-		t.Fatalf("%s: %v\nat %s:\n%.1500s", what, err, loc, body)
-	}
+	browsertest.Do(t, ctx, what, steps...)
 }
 
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		t.Fatalf("text of %s: %v", sel, err)
-	}
-	return s
+	return browsertest.Text(t, ctx, sel)
 }
 
 func mustContain(t *testing.T, got string, want ...string) {
 	t.Helper()
-	for _, w := range want {
-		if !strings.Contains(got, w) {
-			t.Errorf("page lacks %q in:\n%.2000s", w, got)
-		}
-	}
+	browsertest.Contains(t, got, want...)
 }
 
 // loginAndChange logs a new student in with the initial password and sets

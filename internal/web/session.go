@@ -12,6 +12,7 @@ import (
 	"campuspay/internal/apperr"
 	"campuspay/internal/auth"
 	"campuspay/internal/billing"
+	"campuspay/internal/pagesec"
 	"campuspay/internal/throttle"
 )
 
@@ -24,9 +25,7 @@ const (
 
 // secure reports whether the browser reached us over TLS (directly or
 // through a proxy that says so), so cookies get the Secure flag.
-func secure(r *http.Request) bool {
-	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
-}
+func secure(r *http.Request) bool { return pagesec.Secure(r) }
 
 func setCookie(w http.ResponseWriter, r *http.Request, name, value, school string, sameSite http.SameSite, maxAge int) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: schoolPath(school), HttpOnly: true,

@@ -24,6 +24,7 @@ import (
 
 	"campuspay/internal/auth"
 	"campuspay/internal/billing"
+	"campuspay/internal/pagesec"
 	"campuspay/internal/payment"
 )
 
@@ -199,28 +200,12 @@ func NewHandler(d Deps) http.Handler {
 
 // securityHeaders sets the headers every portal response carries; a page
 // may widen form-action (the UnionPay gateway) through formActionOrigin.
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "same-origin")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("Content-Security-Policy", cspBase)
-		if secure(r) {
-			hd.Set("Strict-Transport-Security", "max-age=31536000")
-		}
-		next.ServeHTTP(w, r)
-	})
-}
+func securityHeaders(next http.Handler) http.Handler { return pagesec.Headers(cspBase, false, next) }
 
 // allowFormAction lets the page's forms post to another origin (the real
 // UnionPay gateway); same-origin targets need nothing.
 func allowFormAction(w http.ResponseWriter, target string) {
-	u, err := url.Parse(target)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return
-	}
-	w.Header().Set("Content-Security-Policy", cspBase+" "+u.Scheme+"://"+u.Host)
+	pagesec.AllowFormAction(w, cspBase, target)
 }
 
 // payCache remembers how each order is paid on each kind of device (a
