@@ -63,10 +63,17 @@ SELECT id, order_no, school_id, student_id, channel, amount, status, mobile, cre
 FROM orders WHERE student_id = $1 ORDER BY created_at DESC, id DESC;
 
 -- name: order_lines_of_student
-SELECT ol.order_id, ol.line_id, p.name, i.name, ol.amount FROM order_lines ol
-JOIN orders o ON o.id = ol.order_id
-JOIN bill_lines l ON l.id = ol.line_id JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
-WHERE o.student_id = $1 ORDER BY ol.order_id, p.id, i.id;
+-- Driven from the student's order ids, each line's names looked up by
+-- primary key (OFFSET 0 keeps the lookup a nested loop): a generic plan
+-- made while order_lines was small would otherwise keep scanning the
+-- whole table as it grows.
+SELECT ol.order_id, ol.line_id, n.pname, n.iname, ol.amount
+FROM order_lines ol, LATERAL (
+  SELECT p.name AS pname, i.name AS iname, p.id AS pid, i.id AS iid
+  FROM bill_lines l JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
+  WHERE l.id = ol.line_id OFFSET 0) n
+WHERE ol.order_id = ANY (ARRAY(SELECT o.id FROM orders o WHERE o.student_id = $1))
+ORDER BY ol.order_id, n.pid, n.iid;
 
 -- name: order_events_of
 SELECT e.from_status, e.to_status, e.cause, e.at FROM order_events e
