@@ -201,6 +201,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	pcfg.PublicURL = s.URL
 	pcfg.Merchant = cfg.PlatformName
+	pcfg.Busy = auth.YieldToPayments
 	s.Auth = auth.NewService(st, st.Now, nil)
 	s.Schools = billing.NewDirectory(st)
 	s.Payments = payment.NewService(st, s.Channels, pcfg, log, st.Now)

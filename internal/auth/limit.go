@@ -57,16 +57,24 @@ type LimiterConfig struct {
 // whole memory cost for its duration) and how many callers may wait for
 // one, so that a burst of logins costs at most Concurrent × 19 MiB and
 // fails fast with ErrBusy instead of growing without bound.
+//
+// Payments come first: while Yield is in force (the payment service calls
+// it whenever it makes or applies a payment), hashes run on at most half
+// the slots, so that a storm of first logins leaves a core to the money.
 type Limiter struct {
 	slots   chan struct{} // a token per running computation
+	few     chan struct{} // while yielding, a running computation holds one of these too
+	yieldNS atomic.Int64  // yielding until this time (Unix ns)
 	queue   int64
 	wait    time.Duration
 	waiting atomic.Int64
 	costNS  atomic.Int64 // moving average of one computation, for retry-after
 
-	// Test hooks: a caller starts waiting; a caller holds a slot, before
-	// its work; it is about to give the slot back.
+	// Test hooks: a caller starts waiting; it waits for one of the few
+	// slots while yielding; a caller holds a slot, before its work; it is
+	// about to give the slot back.
 	onWait func()
+	onFew  func() // a caller holding a slot waits for one of the few
 	onRun  func()
 	onDone func()
 }
@@ -84,7 +92,46 @@ func NewLimiter(c LimiterConfig) *Limiter {
 	if c.Wait <= 0 {
 		c.Wait = 3 * time.Second
 	}
-	return &Limiter{slots: make(chan struct{}, c.Concurrent), queue: int64(c.Queue), wait: c.Wait}
+	return &Limiter{slots: make(chan struct{}, c.Concurrent), few: make(chan struct{}, max(1, c.Concurrent/2)),
+		queue: int64(c.Queue), wait: c.Wait}
+}
+
+// Yield keeps computations to half the slots for d from now.
+func (l *Limiter) Yield(d time.Duration) {
+	until := time.Now().Add(d).UnixNano()
+	for {
+		old := l.yieldNS.Load()
+		if old >= until || l.yieldNS.CompareAndSwap(old, until) {
+			return
+		}
+	}
+}
+
+func (l *Limiter) yielding() bool {
+	return cap(l.few) < cap(l.slots) && time.Now().UnixNano() < l.yieldNS.Load()
+}
+
+// takeFew waits, within the limiter's deadline, for one of the slots a
+// computation may use while yielding.
+func (l *Limiter) takeFew(ctx context.Context) error {
+	select {
+	case l.few <- struct{}{}:
+		return nil
+	default:
+	}
+	if l.onFew != nil {
+		l.onFew()
+	}
+	t := time.NewTimer(l.wait)
+	defer t.Stop()
+	select {
+	case l.few <- struct{}{}:
+		return nil
+	case <-t.C:
+		return l.busy(l.waiting.Load())
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Do runs fn when a slot is free. It returns a *BusyError (errors.Is
@@ -101,11 +148,17 @@ func (l *Limiter) Do(ctx context.Context, fn func()) error {
 			return err
 		}
 	}
+	defer func() { <-l.slots }()
+	if l.yielding() {
+		if err := l.takeFew(ctx); err != nil {
+			return err
+		}
+		defer func() { <-l.few }()
+	}
 	defer func() {
 		if l.onDone != nil {
 			l.onDone()
 		}
-		<-l.slots
 	}()
 	if l.onRun != nil {
 		l.onRun()
@@ -172,3 +225,8 @@ var passwordLimiter = func() *atomic.Pointer[Limiter] {
 // SetPasswordLimits replaces the process-wide bound on password hashing
 // (for a server configured with other limits than the defaults).
 func SetPasswordLimits(c LimiterConfig) { passwordLimiter.Store(NewLimiter(c)) }
+
+// YieldToPayments keeps password hashing to half the cores for the next
+// second: the payment service calls it whenever it makes or applies a
+// payment, so that payments keep flowing through a storm of logins.
+func YieldToPayments() { passwordLimiter.Load().Yield(time.Second) }

@@ -189,3 +189,54 @@ func TestLimiterDefaultsAndRetryAfter(t *testing.T) {
 		t.Fatalf("average of equal durations %v", got)
 	}
 }
+
+// While payments are being made, hashes run on half the slots; when none
+// have been made for the yield's length, on all of them again.
+func TestLimiterYieldsToPayments(t *testing.T) {
+	hash := cheapHash("correct horse")
+	for _, tc := range []struct {
+		name     string
+		slots    int
+		yield    time.Duration
+		wantPeak int32
+	}{
+		{"no payments: every slot hashes", 4, 0, 4},
+		{"payments under way: half the slots", 4, time.Hour, 2},
+		{"one slot is never halved", 1, time.Hour, 1},
+		{"a yield that ended no longer halves", 4, -time.Second, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := NewLimiter(LimiterConfig{Concurrent: tc.slots, Queue: 16, Wait: time.Minute})
+			l.Yield(tc.yield)
+			p := newProbe(l, 8)
+			few := make(chan struct{}, 8)
+			l.onFew = func() { few <- struct{}{} }
+			useLimiter(t, l)
+			done := make(chan error, 8)
+			for range 8 {
+				go func() {
+					_, err := CheckPasswordCtx(context.Background(), hash, "correct horse")
+					done <- err
+				}()
+			}
+			// Every caller accounted for: wantPeak hashing, the others parked
+			// on a channel (a slot, or one of the few while yielding) that
+			// only a finished hash frees.
+			receive(t, p.started, int(tc.wantPeak), "callers started")
+			receive(t, p.waited, 8-tc.slots, "callers waiting for a slot")
+			receive(t, few, tc.slots-int(tc.wantPeak), "callers waiting for one of the few")
+			if n := p.running.Load(); n != tc.wantPeak {
+				t.Fatalf("%d running, want %d", n, tc.wantPeak)
+			}
+			close(p.gate)
+			for range 8 {
+				if err := <-done; err != nil {
+					t.Fatalf("check failed: %v", err)
+				}
+			}
+			if p.peak.Load() != tc.wantPeak {
+				t.Fatalf("peak %d, want %d", p.peak.Load(), tc.wantPeak)
+			}
+		})
+	}
+}

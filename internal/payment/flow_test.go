@@ -634,3 +634,29 @@ func TestGroupedSuccessesStayApart(t *testing.T) {
 		storetest.JournalOK(t, k.s)
 	})
 }
+
+// Making and applying a payment tells the server that money is moving
+// (it keeps password hashing off half the cores meanwhile); reading does
+// not.
+func TestPaymentWorkIsSignalled(t *testing.T) {
+	every(t, func(t *testing.T, k *kit) {
+		b0 := k.busy.Load()
+		o := k.order(0, debitPay, fees...)
+		b1 := k.busy.Load()
+		if b1 <= b0 {
+			t.Fatalf("creating an order signalled nothing (%d → %d)", b0, b1)
+		}
+		if _, err := k.svc.StudentOrder(ctx, k.students[0].ID, o.OrderNo); err != nil {
+			t.Fatal(err)
+		}
+		if b := k.busy.Load(); b != b1 {
+			t.Fatalf("reading an order signalled payment work (%d → %d)", b1, b)
+		}
+		if _, err := k.apply(k.success(o)); err != nil {
+			t.Fatal(err)
+		}
+		if b := k.busy.Load(); b <= b1 {
+			t.Fatalf("applying a success signalled nothing (%d → %d)", b1, b)
+		}
+	})
+}

@@ -127,6 +127,7 @@ type kit struct {
 	students []billing.Student
 	now      func() time.Time
 	move     func(time.Duration) time.Time
+	busy     atomic.Int64 // calls of Config.Busy
 }
 
 func newKit(t *testing.T, s *store.Store) *kit {
@@ -145,6 +146,7 @@ func newKit(t *testing.T, s *store.Store) *kit {
 	cfg := payment.DefaultConfig("http://127.0.0.1")
 	cfg.OrderBurst = 1000       // the races order far faster than a student may
 	cfg.WaitRecheck = time.Hour // a waiter wakes by its signal or its deadline only
+	cfg.Busy = func() { k.busy.Add(1) }
 	k.svc = payment.NewService(s, reg, cfg, nil, k.now)
 	t.Cleanup(k.svc.Close)
 	return k

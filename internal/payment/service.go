@@ -60,6 +60,10 @@ type Config struct {
 	// WaitRecheck is how often WaitOrder reads the order again without a
 	// signal (a change made by another server process); default 1 s.
 	WaitRecheck time.Duration
+	// Busy, when set, is called whenever the service writes a payment
+	// change (an order made, paid, failed, closed): the server uses it to
+	// keep password hashing from starving payments.
+	Busy func()
 }
 
 // DefaultConfig queries at 15 s, then every 15–30 s while the order is open,

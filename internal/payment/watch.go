@@ -91,6 +91,9 @@ func (t watchTx) SetFailure(o Order, f Failure) {
 // callers waiting on the orders it changed. Every change the service
 // makes goes through here.
 func (s *Service) update(ctx context.Context, fn func(tx Tx) error) error {
+	if s.cfg.Busy != nil {
+		s.cfg.Busy()
+	}
 	var changed []string
 	err := s.store.Update(ctx, func(tx Tx) error {
 		changed = changed[:0] // the store may run fn again
