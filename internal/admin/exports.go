@@ -147,7 +147,7 @@ func (s *Service) ExportPayments(ctx context.Context, p Principal, schoolID int6
 		return err
 	}
 	err = s.st.ExportPayments(ctx, schoolID, from, to, func(r PaymentRow) error {
-		return sh.add(fmtTime(r.PaidAt), r.OrderNo, r.StudentNo, r.Name, r.Grade, r.Major, r.Class, channelLabel(r.Channel),
+		return sh.add(fmtTime(r.PaidAt), r.OrderNo, r.StudentNo, r.Name, r.Grade, r.Major, r.Class, s.channelLabel(r.Channel),
 			r.ChannelTxnID, r.Amount, dispositionLabel(r.Disposition), r.Items)
 	})
 	if err != nil {
@@ -252,16 +252,6 @@ func (s *Service) ExportAudit(ctx context.Context, p Principal, schoolID int64, 
 	return sh.finish(w)
 }
 
-func channelLabel(c string) string {
-	switch c {
-	case "unionpay":
-		return "银联在线"
-	case "wechat":
-		return "微信支付"
-	}
-	return c
-}
-
 func dispositionLabel(d string) string {
 	switch payment.Disposition(d) {
 	case payment.Apply:
@@ -277,4 +267,12 @@ func dispositionLabel(d string) string {
 // ExportFilename names an export file, e.g. cqjz-payments-20260828.xlsx.
 func ExportFilename(schoolCode, kind string, at time.Time) string {
 	return fmt.Sprintf("%s-%s-%s.xlsx", schoolCode, kind, at.In(beijing).Format("20060102-150405"))
+}
+
+// channelLabel names a channel as the office reads it.
+func (s *Service) channelLabel(name string) string {
+	if s.cfg.ChannelLabel == nil {
+		return name
+	}
+	return s.cfg.ChannelLabel(name)
 }

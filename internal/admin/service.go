@@ -54,8 +54,11 @@ type Config struct {
 	// Bindings lists the phone accounts bound to a student (R6), when the
 	// phone app's store is wired; nil shows none.
 	Bindings func(ctx context.Context, studentID int64) ([]Binding, error)
-	Now      func() time.Time
-	Log      *slog.Logger
+	// ChannelLabel names a channel for people in exports (its adapter's
+	// label); nil writes the name.
+	ChannelLabel func(name string) string
+	Now          func() time.Time
+	Log          *slog.Logger
 }
 
 // Service is the console's use cases.

@@ -15,6 +15,9 @@ import (
 	"campuspay/internal/adminapi"
 	"campuspay/internal/audit"
 	"campuspay/internal/billing"
+	"campuspay/internal/channel/unionpay"
+	"campuspay/internal/channel/wechat"
+	"campuspay/internal/payment"
 	"campuspay/internal/store"
 )
 
@@ -130,7 +133,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		svc := admin.New(st, admin.Config{Now: st.Now})
+		svc := admin.New(st, admin.Config{Now: st.Now, ChannelLabel: knownChannelLabel})
 		tmp, err := os.CreateTemp(filepath.Dir(out), ".export-*.xlsx")
 		if err != nil {
 			return err
@@ -165,4 +168,15 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "已导出 %s\n", out)
 		return nil
 	})
+}
+
+// knownChannelLabel names a channel for people where no merchant is
+// configured (the command line's exports): the adapters' own labels.
+func knownChannelLabel(name string) string {
+	for _, info := range []payment.ChannelInfo{unionpay.Info, wechat.Info} {
+		if info.Name == name {
+			return info.Label
+		}
+	}
+	return name
 }

@@ -19,7 +19,8 @@ const sealEvery = 30 * time.Second
 // login throttle.
 func (s *Server) newAdmin() *admin.Service {
 	return admin.New(s.Store, admin.Config{Now: s.Store.Now, Locks: s.Auth, Log: s.log, Bindings: s.Store.StudentBindings,
-		Guard: throttle.NewGuard(throttle.GuardConfig{Now: throttle.Clock(s.Store.Now)})})
+		ChannelLabel: s.Channels.Label,
+		Guard:        throttle.NewGuard(throttle.GuardConfig{Now: throttle.Clock(s.Store.Now)})})
 }
 
 // mountConsole mounts the finance office's console at /admin/ and its
@@ -29,7 +30,7 @@ func (s *Server) mountConsole(mux *http.ServeMux) {
 		s.Admin = s.newAdmin()
 	}
 	names := s.Channels.Names()
-	mux.Handle("/admin/", counted("console", console.NewHandler(console.Deps{Admin: s.Admin, Reminders: s.Reminders, Channels: names,
+	mux.Handle("/admin/", counted("console", console.NewHandler(console.Deps{Admin: s.Admin, Reminders: s.Reminders, Channels: names, ChannelLabel: s.Channels.Label,
 		TrustedProxies: s.trusted, Log: s.log, Reconcile: s.Reconcile})))
 	mux.Handle("/api/v1/admin/", counted("adminapi", adminapi.NewHandler(adminapi.Deps{Admin: s.Admin, Reminders: s.Reminders, Channels: names,
 		TrustedProxies: s.trusted, Log: s.log, Reconcile: s.Reconcile})))

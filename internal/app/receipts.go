@@ -24,7 +24,7 @@ func (s *Server) setupReceipts(ctx context.Context) error {
 	if len(key) > 0 && len(key) < 16 {
 		return fmt.Errorf("%s must be at least 16 bytes", EnvReceiptKey)
 	}
-	rs, err := receipts.New(ctx, s.Store, receipts.Config{PublicURL: s.URL, PlatformName: s.cfg.PlatformName, Key: key,
+	rs, err := receipts.New(ctx, s.Store, receipts.Config{PublicURL: s.URL, PlatformName: s.cfg.PlatformName, Key: key, ChannelLabel: s.Channels.Label,
 		TrustedProxies: s.trusted, Now: s.Store.Now, Log: s.log})
 	if err != nil {
 		return err

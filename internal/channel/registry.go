@@ -99,6 +99,17 @@ func (r *Registry) Names() []string {
 	return append([]string(nil), r.names...)
 }
 
+// Label is a channel's name as people read it (its adapter's Info), or
+// name itself for a channel not configured here.
+func (r *Registry) Label(name string) string {
+	if ch := r.Any(name); ch != nil {
+		if l := ch.Info().Label; l != "" {
+			return l
+		}
+	}
+	return name
+}
+
 // Any is some adapter of a channel (for answers that are the same for
 // every merchant of it), or nil.
 func (r *Registry) Any(name string) payment.Channel {

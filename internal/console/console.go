@@ -85,6 +85,9 @@ type Deps struct {
 	Reminders Reminders
 	// Channels are the platform's channel names (the policy page's choices).
 	Channels []string
+	// ChannelLabel names a channel for people (its adapter's label); nil
+	// shows the name.
+	ChannelLabel func(name string) string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client.
 	TrustedProxies []netip.Prefix
@@ -148,7 +151,10 @@ func NewHandler(d Deps) http.Handler {
 			panic(err)
 		}
 	}
-	h := &handler{Deps: d, pages: loadPages()}
+	if d.ChannelLabel == nil {
+		d.ChannelLabel = func(name string) string { return name }
+	}
+	h := &handler{Deps: d, pages: loadPages(d.ChannelLabel)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /admin/{$}", h.staff(h.home))
 	mux.HandleFunc("GET /admin/login", h.loginPage)

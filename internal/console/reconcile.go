@@ -38,8 +38,8 @@ type reconRow struct {
 	Pending    bool   // the channel was never reconciled
 }
 
-func reconRowOf(sc billing.School, r reconcile.Reconciliation) reconRow {
-	row := reconRow{Reconciliation: r, Label: channelLabel(r.Channel), StatusText: reconcile.StatusLabel(r.Status),
+func (h *handler) reconRowOf(sc billing.School, r reconcile.Reconciliation) reconRow {
+	row := reconRow{Reconciliation: r, Label: h.ChannelLabel(r.Channel), StatusText: reconcile.StatusLabel(r.Status),
 		Href: schoolPath(sc, "reconcile", url.PathEscape(r.Channel), url.PathEscape(r.Day))}
 	switch r.Status {
 	case reconcile.StatusMatched:
@@ -69,7 +69,7 @@ func (h *handler) boardReconciliations(r *http.Request, p admin.Principal, sc bi
 		row := reconRow{Label: info.Label, Pending: true, StatusText: "尚未对账", Class: "warn"}
 		for _, rec := range latest {
 			if rec.Channel == info.Name {
-				row = reconRowOf(sc, rec)
+				row = h.reconRowOf(sc, rec)
 			}
 		}
 		out = append(out, row)
@@ -106,7 +106,7 @@ func (h *handler) renderReconcileList(w http.ResponseWriter, r *http.Request, p 
 		Yesterday: h.Reconcile.Yesterday(), Today: h.Reconcile.Today(), CanRun: p.Can(admin.PermReconcile, sc.ID)}
 	pg.Notice, pg.Error = notice(r), msg
 	for _, rec := range list {
-		pg.Rows = append(pg.Rows, reconRowOf(sc, rec))
+		pg.Rows = append(pg.Rows, h.reconRowOf(sc, rec))
 	}
 	h.render(w, status, "reconcile", "", pg)
 }
@@ -175,8 +175,8 @@ func (h *handler) reconciliation(w http.ResponseWriter, r *http.Request, p admin
 		h.fail(w, r, &p, err)
 		return
 	}
-	pg := reconciliationPage{layout: layoutOf(p, sc, channelLabel(rec.Channel)+" "+rec.Day+" 对账", "reconcile"),
-		R: reconRowOf(sc, rec), CanRun: p.Can(admin.PermReconcile, sc.ID)}
+	pg := reconciliationPage{layout: layoutOf(p, sc, h.ChannelLabel(rec.Channel)+" "+rec.Day+" 对账", "reconcile"),
+		R: h.reconRowOf(sc, rec), CanRun: p.Can(admin.PermReconcile, sc.ID)}
 	pg.Notice = notice(r)
 	for _, d := range rec.Differences {
 		pg.Diffs = append(pg.Diffs, diffRowOf(d))

@@ -205,7 +205,7 @@ var funcs = template.FuncMap{
 	"divms":        func(ms int) float64 { return float64(ms) / 1000 },
 	"subf":         func(a, b int64) int64 { return a - b },
 	"statusLabel":  statusLabel,
-	"channelLabel": channelLabel,
+	"channelLabel": func(string) string { return "" }, // the handler's Deps.ChannelLabel
 	"mask":         billing.MaskPhone,
 	"rowsOf":       func(title string, rows []board.Row, class bool) rowsBlock { return rowsBlock{title, rows, class} },
 }
@@ -217,8 +217,9 @@ type rowsBlock struct {
 	Class bool
 }
 
-func loadPages() *pageSet {
-	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html"))
+func loadPages(channelLabel func(string) string) *pageSet {
+	base := template.Must(template.New("layout.html").Funcs(funcs).Funcs(template.FuncMap{"channelLabel": channelLabel}).
+		ParseFS(files, "templates/layout.html"))
 	names, err := fs.Glob(files, "templates/*.html")
 	if err != nil {
 		panic(err)

@@ -197,22 +197,12 @@ type channelChoice struct {
 	On          bool
 }
 
-func channelLabel(c string) string {
-	switch c {
-	case "unionpay":
-		return "银联在线支付"
-	case "wechat":
-		return "微信支付"
-	}
-	return c
-}
-
 func (h *handler) renderPolicy(w http.ResponseWriter, p admin.Principal, sc billing.School, pol billing.Policy, status int, msg, note string) {
 	pg := policyPage{layout: layoutOf(p, sc, "缴费政策", "policy"), P: pol, Banks: strings.Join(pol.RecommendedBanks, "\n"),
 		CanEdit: p.Can(admin.PermEditPolicy, sc.ID)}
 	pg.Error, pg.Notice = msg, note
 	for _, c := range h.Channels {
-		pg.Channels = append(pg.Channels, channelChoice{Name: c, Label: channelLabel(c), On: pol.ChannelEnabled(c)})
+		pg.Channels = append(pg.Channels, channelChoice{Name: c, Label: h.ChannelLabel(c), On: pol.ChannelEnabled(c)})
 	}
 	h.render(w, status, "policy", "", pg)
 }

@@ -67,6 +67,9 @@ type Config struct {
 	PublicURL string
 	// PlatformName heads every receipt.
 	PlatformName string
+	// ChannelLabel names the channel that took the money (its adapter's
+	// label); nil prints the name.
+	ChannelLabel func(name string) string
 	// Key is the HMAC key of verification codes, at least 16 bytes; empty
 	// takes the key stored in the database (made on first start). A
 	// changed key makes every receipt printed before fail verification.
@@ -149,17 +152,6 @@ func Issued(o payment.Order) bool {
 	return false
 }
 
-// ChannelLabel is a channel's name on a receipt.
-func ChannelLabel(name string) string {
-	switch name {
-	case "unionpay":
-		return "银联在线支付"
-	case "wechat":
-		return "微信支付"
-	}
-	return name
-}
-
 // refunded is what has been refunded of o so far, never more than it took.
 func refunded(o payment.Order) money.Fen {
 	r := o.Refunded
@@ -225,7 +217,7 @@ func (s *Service) build(o payment.Order, st billing.Student, sc billing.School) 
 	r := receipt.Receipt{
 		PlatformName: s.cfg.PlatformName, SchoolName: sc.Name, ReceiptNo: receipt.Number(o.OrderNo), OrderNo: o.OrderNo,
 		StudentNo: st.StudentNo, StudentName: st.Name, Grade: st.Grade, Major: st.Major, Class: st.Class,
-		Total: o.Amount, Channel: ChannelLabel(o.Channel), MaskedCard: o.MaskedCard, PaidAt: o.PaidAt, Refunded: refunded(o),
+		Total: o.Amount, Channel: s.channelLabel(o.Channel), MaskedCard: o.MaskedCard, PaidAt: o.PaidAt, Refunded: refunded(o),
 	}
 	if r.MaskedCard != "" && !strings.Contains(r.MaskedCard, "*") {
 		r.MaskedCard = billing.MaskCard(r.MaskedCard)
@@ -302,4 +294,11 @@ func OrderNoOf(no string) string {
 func tooMany(d throttle.Decision) error {
 	secs := d.RetryAfterSeconds()
 	return apperr.New(apperr.TooMany, apperr.CodeTooManyRequests, "查询过于频繁，请稍后再试").With("retry_after_seconds", secs)
+}
+
+func (s *Service) channelLabel(name string) string {
+	if s.cfg.ChannelLabel == nil {
+		return name
+	}
+	return s.cfg.ChannelLabel(name)
 }

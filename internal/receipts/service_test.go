@@ -86,6 +86,9 @@ func newService(t *testing.T, st receipts.Store, cfg receipts.Config) *receipts.
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "https://pay.example.edu.cn/"
 	}
+	if cfg.ChannelLabel == nil { // as the server names its channels
+		cfg.ChannelLabel = func(name string) string { return map[string]string{"unionpay": "银联在线支付"}[name] }
+	}
 	s, err := receipts.New(ctx, st, cfg)
 	if err != nil {
 		t.Fatal(err)

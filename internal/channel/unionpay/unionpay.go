@@ -125,11 +125,12 @@ const Name = "unionpay"
 // notification for about ten minutes.
 const LateGrace = 12 * time.Minute
 
+// Info names the channel: the same for every merchant.
+var Info = payment.ChannelInfo{Name: Name, Label: "银联在线支付",
+	Hint: "输入银联卡号 → 取款密码 → 短信验证码（免费获取）→ 确认付款 → 返回商户"}
+
 // Info names the channel.
-func (a *Adapter) Info() payment.ChannelInfo {
-	return payment.ChannelInfo{Name: Name, Label: "银联在线",
-		Hint: "输入银联卡号 → 取款密码 → 短信验证码（免费获取）→ 确认付款 → 返回商户"}
-}
+func (a *Adapter) Info() payment.ChannelInfo { return Info }
 
 // Capabilities: no close call (payTimeout bounds the order), debit cards
 // only (R1, checked on every success), a daily settlement file, and a

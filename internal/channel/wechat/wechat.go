@@ -117,11 +117,12 @@ func New(ctx context.Context, cfg Config) (*Adapter, error) {
 // Name is the channel's name in data: orders, the API, the journal.
 const Name = "wechat"
 
+// Info names the channel: the same for every merchant.
+var Info = payment.ChannelInfo{Name: Name, Label: "微信支付", Hint: "用手机微信扫描电脑屏幕上显示的二维码",
+	PhoneHint: "将跳转到微信支付页面完成支付，完成后返回本页面查看结果"}
+
 // Info names the channel.
-func (a *Adapter) Info() payment.ChannelInfo {
-	return payment.ChannelInfo{Name: Name, Label: "微信支付", Hint: "用手机微信扫描电脑屏幕上显示的二维码",
-		PhoneHint: "将跳转到微信支付页面完成支付，完成后返回本页面查看结果"}
-}
+func (a *Adapter) Info() payment.ChannelInfo { return Info }
 
 // Capabilities: unpaid orders can be closed (so a cancelled order cannot
 // be paid by a late scan), any card the payer's WeChat has, a daily
