@@ -85,8 +85,10 @@ func (s *Service) RunDay(ctx context.Context, start time.Time, skipDone bool) (p
 				}
 			}
 			_, rerr := s.run(ctx, p, sc, info.Name, start, cache)
+			if rerr == nil {
+				continue
+			}
 			switch apperr.CodeOf(rerr) {
-			case "":
 			case CodeStatementNotReady, payment.CodeChannelUnavailable:
 				pending = true
 			default:
