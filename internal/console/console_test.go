@@ -158,7 +158,7 @@ func TestEveryPageRenders(t *testing.T) {
 		"students?q=陆峰宇":      {"陆峰宇", "2026010001"},
 		"students/2026010001": {"陆峰宇", "登录状态", "资金流水", "账单导入"},
 		"fees":                {"收费标准", "学费", "按标准生成账单"},
-		"policy":              {"400-028-1024", "银联在线支付"},
+		"policy":              {"400-028-1024", "银联在线"},
 		"imports":             {"导入记录", "上传并预览"},
 		"exports":             {"缴费明细"},
 		"audit":               {"staff.login", "staff.password"},

@@ -175,7 +175,7 @@ func TestBrowserReconciliation(t *testing.T) {
 	t.Run("d: the list and the board show the latest results", func(t *testing.T) {
 		do(t, ctx, "the list", chromedp.Navigate(base+"/admin/s/cqjz/reconcile"), chromedp.WaitVisible(chromedp.CSS("#reconciliations")))
 		list := text(t, ctx, "#reconciliations")
-		contains(t, list, today, "银联在线支付", "微信支付", "有差异，已处理", clerk.username)
+		contains(t, list, today, "银联在线", "微信支付", "有差异，已处理", clerk.username)
 		shot(t, ctx, "r-05-list")
 		do(t, ctx, "the board", chromedp.Navigate(base+"/admin/s/cqjz/board"), chromedp.WaitVisible(chromedp.CSS("#board-reconcile")))
 		contains(t, text(t, ctx, "#board-reconcile"), "渠道对账", "银联在线", "微信支付", today, "有差异，已处理")

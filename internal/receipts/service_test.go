@@ -87,7 +87,7 @@ func newService(t *testing.T, st receipts.Store, cfg receipts.Config) *receipts.
 		cfg.PublicURL = "https://pay.example.edu.cn/"
 	}
 	if cfg.ChannelLabel == nil { // as the server names its channels
-		cfg.ChannelLabel = func(name string) string { return map[string]string{"unionpay": "银联在线支付"}[name] }
+		cfg.ChannelLabel = func(name string) string { return map[string]string{"unionpay": "银联在线"}[name] }
 	}
 	s, err := receipts.New(ctx, st, cfg)
 	if err != nil {
@@ -102,7 +102,7 @@ func TestForStudent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.PlatformName != "渝校缴费平台" || r.ReceiptNo != "SJCP20260901000000000001" || r.Channel != "银联在线支付" ||
+	if r.PlatformName != "渝校缴费平台" || r.ReceiptNo != "SJCP20260901000000000001" || r.Channel != "银联在线" ||
 		r.MaskedCard != "622202*********0009" || r.Total != 650000 || r.Refunded != 0 || r.StudentName != "欧阳娜娜" {
 		t.Errorf("receipt = %+v", r)
 	}
@@ -311,7 +311,7 @@ func TestWritePage(t *testing.T) {
 	}
 	body := w.Body.String()
 	for _, want := range []string{"缴费凭证", "测试职业学院", "欧阳娜娜", "（缴费人：欧***）", "6,500.00", "陆仟伍佰元整", `id="refund-stamp">已部分退款`,
-		"-¥500.00", "实收净额：人民币（大写）陆仟元整", "¥6,000.00", "银联在线支付", "622202*********0009", r.VerifyCode,
+		"-¥500.00", "实收净额：人民币（大写）陆仟元整", "¥6,000.00", "银联在线", "622202*********0009", r.VerifyCode,
 		`src="data:image/png;base64,`, `href="/s/t/orders/x/receipt.pdf"`, "2026年09月01日 18:30:05（北京时间）"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page lacks %q", want)

@@ -126,7 +126,7 @@ const Name = "unionpay"
 const LateGrace = 12 * time.Minute
 
 // Info names the channel: the same for every merchant.
-var Info = payment.ChannelInfo{Name: Name, Label: "银联在线支付",
+var Info = payment.ChannelInfo{Name: Name, Label: "银联在线",
 	Hint: "输入银联卡号 → 取款密码 → 短信验证码（免费获取）→ 确认付款 → 返回商户"}
 
 // Info names the channel.
