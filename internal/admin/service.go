@@ -123,6 +123,7 @@ const (
 	ActImportRefused  = "import.refused"
 	ActUnlock         = "student.unlock"
 	ActExport         = "export"
+	ActJobRevive      = "job.revive"
 )
 
 // staffChain is the chain a staff member's own actions go to.

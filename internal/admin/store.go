@@ -7,6 +7,7 @@ import (
 	"campuspay/internal/audit"
 	"campuspay/internal/billing"
 	"campuspay/internal/board"
+	"campuspay/internal/jobs"
 	"campuspay/internal/journal"
 	"campuspay/internal/money"
 	"campuspay/internal/payment"
@@ -186,6 +187,10 @@ type Binding struct {
 // in AdminUpdate's transaction, with its audit row.
 type Store interface {
 	AdminUpdate(ctx context.Context, fn func(tx Tx) error) error
+	// DeadJobs lists the background jobs given up, newest first; DeadJob
+	// is one of them (not found when it is not dead).
+	DeadJobs(ctx context.Context, limit int) ([]jobs.Dead, error)
+	DeadJob(ctx context.Context, id int64) (jobs.Dead, error)
 	// ImportStudentsWith and ImportBillsWith are the importer's all-or-
 	// nothing imports (the same engine and journal as the command line);
 	// after runs in the import's transaction once every row is applied
@@ -258,6 +263,8 @@ type Tx interface {
 	UseRecoveryCode(ctx context.Context, staffID int64, hash string) (bool, error)
 	UseTOTPStep(ctx context.Context, staffID, step int64) (bool, error)
 	InsertStaffSession(se Session)
+	// ReviveJob makes a dead job due at once with its attempts afresh.
+	ReviveJob(id int64)
 	DeleteStaffSessions(staffID int64, keep string)
 	EndStaffSession(tokenHash string)
 

@@ -26,6 +26,7 @@ import (
 
 	"campuspay/internal/admin"
 	"campuspay/internal/audit"
+	"campuspay/internal/jobs"
 	"campuspay/internal/billing"
 	"campuspay/internal/board"
 	"campuspay/internal/importer"
@@ -74,6 +75,9 @@ type Service interface {
 	CreateStaff(ctx context.Context, p admin.Principal, n admin.NewStaff) (admin.Handover, error)
 	ResetStaff(ctx context.Context, p admin.Principal, schoolID, staffID int64) (admin.Handover, error)
 	SetStaffDisabled(ctx context.Context, p admin.Principal, schoolID, staffID int64, disabled bool) error
+
+	DeadJobs(ctx context.Context, p admin.Principal) ([]jobs.Dead, error)
+	ReviveJob(ctx context.Context, p admin.Principal, id int64) error
 }
 
 var _ Service = (*admin.Service)(nil)
@@ -169,6 +173,8 @@ func NewHandler(d Deps) http.Handler {
 	mux.HandleFunc("POST /admin/platform/staff/{id}/reset", h.staff(h.platform(h.resetStaff)))
 	mux.HandleFunc("POST /admin/platform/staff/{id}/disable", h.staff(h.platform(h.disableStaff)))
 	mux.HandleFunc("GET /admin/platform/audit", h.staff(h.platformAudit))
+	mux.HandleFunc("GET /admin/platform/jobs", h.staff(h.deadJobs))
+	mux.HandleFunc("POST /admin/platform/jobs/{id}/revive", h.staff(h.reviveJob))
 
 	mux.HandleFunc("GET /admin/s/{school}/{$}", h.school(h.schoolHome))
 	mux.HandleFunc("GET /admin/s/{school}/board", h.school(h.board))

@@ -310,7 +310,7 @@ var notices = map[string]string{
 	"password": "密码已修改", "enrol": "新的验证器已启用，旧的验证器和恢复码已失效", "unlock": "已解除该学生的登录锁定",
 	"project": "收费项目已保存", "item": "子项目已保存", "standard": "收费标准已保存", "standard_deleted": "收费标准已删除",
 	"policy": "缴费政策已保存", "staff_disabled": "已停用该工作人员", "staff_enabled": "已恢复该工作人员",
-	"bye": "您已安全退出",
+	"bye": "您已安全退出", "job_revived": "该任务已重新排队，将立即执行",
 
 	"reconciled": "对账完成：对账单与平台记录逐笔一致", "reconciled_differences": "对账完成：发现差异，处理结果见下表",
 }

@@ -35,6 +35,16 @@ type Queue interface {
 	Counts(ctx context.Context) (map[string]map[string]int, error)
 }
 
+// Dead is a job given up after its last attempt, as a person sees it.
+type Dead struct {
+	ID        int64
+	Kind      string
+	Ref       string
+	Attempts  int
+	LastError string
+	DeadAt    time.Time
+}
+
 // Result is what running a job came to.
 type Result struct {
 	Done    bool      // nothing more to do

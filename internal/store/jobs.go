@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"campuspay/internal/jobs"
@@ -76,3 +77,51 @@ func (s *Store) Counts(ctx context.Context) (map[string]map[string]int, error) {
 	})
 	return out, s.translate(err)
 }
+
+// DeadJobs lists the jobs given up, newest first.
+func (s *Store) DeadJobs(ctx context.Context, limit int) ([]jobs.Dead, error) {
+	r, err := s.read(ctx, "jobs_dead", limit)
+	if err != nil {
+		return nil, err
+	}
+	var out []jobs.Dead
+	err = each(r, func(r rows) error {
+		d, err := scanDead(r)
+		out = append(out, d)
+		return err
+	})
+	return out, s.translate(err)
+}
+
+// DeadJob is one job given up, or a not-found error.
+func (s *Store) DeadJob(ctx context.Context, id int64) (jobs.Dead, error) {
+	r, err := s.read(ctx, "job_dead", id)
+	if err != nil {
+		return jobs.Dead{}, err
+	}
+	var out []jobs.Dead
+	err = each(r, func(r rows) error {
+		d, err := scanDead(r)
+		out = append(out, d)
+		return err
+	})
+	if err != nil {
+		return jobs.Dead{}, s.translate(err)
+	}
+	if len(out) == 0 {
+		return jobs.Dead{}, notFound(sql.ErrNoRows)
+	}
+	return out[0], nil
+}
+
+func scanDead(r rows) (jobs.Dead, error) {
+	var d jobs.Dead
+	var at int64
+	err := r.Scan(&d.ID, &d.Kind, &d.Ref, &d.Attempts, &d.LastError, &at)
+	d.DeadAt = fromMS(at)
+	return d, err
+}
+
+// ReviveJob makes a dead job due again at once, its attempts counted
+// afresh (admin.Tx); a job no longer dead undoes the transaction.
+func (t *Tx) ReviveJob(id int64) { t.write("job_revive", 1, ms(t.Now()), id) }

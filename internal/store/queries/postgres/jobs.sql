@@ -34,3 +34,13 @@ UPDATE jobs SET dead_at = $1, locked_until = 0, last_error = $2 WHERE id = $3 AN
 -- name: jobs_counts
 SELECT CASE WHEN dead_at > 0 THEN 'dead' ELSE 'pending' END, kind, COUNT(*) FROM jobs
 WHERE done_at = 0 GROUP BY 1, 2;
+
+-- name: jobs_dead
+SELECT id, kind, ref, attempts, last_error, dead_at FROM jobs WHERE dead_at > 0 ORDER BY dead_at DESC, id DESC LIMIT $1;
+
+-- name: job_dead
+SELECT id, kind, ref, attempts, last_error, dead_at FROM jobs WHERE id = $1 AND dead_at > 0;
+
+-- name: job_revive
+-- A dead job runs again at once, its attempts counted afresh.
+UPDATE jobs SET dead_at = 0, attempts = 0, run_at = $1, locked_until = 0, locked_by = '' WHERE id = $2 AND dead_at > 0 AND done_at = 0;
