@@ -26,10 +26,10 @@ import (
 
 	"campuspay/internal/admin"
 	"campuspay/internal/audit"
-	"campuspay/internal/jobs"
 	"campuspay/internal/billing"
 	"campuspay/internal/board"
 	"campuspay/internal/importer"
+	"campuspay/internal/jobs"
 	"campuspay/internal/pagesec"
 )
 
