@@ -85,6 +85,10 @@ func (h *handler) moneyRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/s/{school}/suspense", h.school(m.suspense))
 	mux.HandleFunc("POST /admin/s/{school}/suspense/{id}/refund", h.school(m.suspenseRefund))
 	mux.HandleFunc("POST /admin/s/{school}/suspense/{id}/allocate", h.school(m.allocate))
+	// The platform's suspense: money that named no school, for operators.
+	mux.HandleFunc("GET /admin/platform/suspense", h.staff(h.platform(m.suspense)))
+	mux.HandleFunc("POST /admin/platform/suspense/{id}/refund", h.staff(h.platform(m.suspenseRefund)))
+	mux.HandleFunc("POST /admin/platform/suspense/{id}/allocate", h.staff(h.platform(m.allocate)))
 }
 
 type moneyPages struct {
@@ -129,6 +133,7 @@ type moneyForm struct {
 	Kind    string
 	Until   string
 	Student string
+	School  string // the platform's suspense: the school code of the student
 }
 
 func (h *handler) moneyPanel(p admin.Principal, sc billing.School, v admin.StudentView) *moneyPanel {
@@ -412,10 +417,11 @@ func (m *moneyPages) loans(w http.ResponseWriter, r *http.Request, p admin.Princ
 
 type suspensePage struct {
 	layout
-	Rows   []admin.SuspenseRow
-	CanAsk bool
-	Form   moneyForm
-	FormID int64
+	Rows     []admin.SuspenseRow
+	CanAsk   bool
+	Form     moneyForm
+	FormID   int64
+	Platform bool // the platform's entries: allocated to a student of any school
 }
 
 // suspenseReason is why money went to suspense, as the office reads it.
@@ -442,7 +448,12 @@ func (m *moneyPages) renderSuspense(w http.ResponseWriter, r *http.Request, p ad
 		return
 	}
 	msg, form, id := pg.Error, pg.Form, pg.FormID
-	pg = suspensePage{layout: layoutOf(p, sc, "待查明款项", "suspense"), Rows: rows, CanAsk: p.Can(admin.PermRequestMoney, sc.ID), Form: form, FormID: id}
+	title := "待查明款项"
+	if sc.ID == 0 {
+		title = "平台待查明款项"
+	}
+	pg = suspensePage{layout: layoutOf(p, sc, title, "suspense"), Rows: rows, CanAsk: p.Can(admin.PermRequestMoney, sc.ID), Form: form, FormID: id,
+		Platform: sc.ID == 0}
 	pg.Error, pg.Notice = msg, notice(r)
 	m.render(w, status, "suspense", "", pg)
 }
@@ -461,7 +472,11 @@ func (m *moneyPages) suspenseDone(w http.ResponseWriter, r *http.Request, p admi
 	} else if q.RefundNo != "" {
 		done = "refund_started"
 	}
-	redirect(w, r, schoolPath(sc, "suspense"), done)
+	to := schoolPath(sc, "suspense")
+	if sc.ID == 0 {
+		to = "/admin/platform/suspense"
+	}
+	redirect(w, r, to, done)
 }
 
 func (m *moneyPages) suspenseRefund(w http.ResponseWriter, r *http.Request, p admin.Principal, sc billing.School) {
@@ -473,6 +488,16 @@ func (m *moneyPages) suspenseRefund(w http.ResponseWriter, r *http.Request, p ad
 func (m *moneyPages) allocate(w http.ResponseWriter, r *http.Request, p admin.Principal, sc billing.School) {
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	no := strings.TrimSpace(r.FormValue("student_no"))
-	q, err := m.ms.RequestAllocation(r.Context(), p, id, sc.ID, no, formInt(r, "item_id"), r.FormValue("reason"))
-	m.suspenseDone(w, r, p, sc, id, q, err, moneyForm{Which: "allocate", Reason: r.FormValue("reason"), Student: no, ItemID: formInt(r, "item_id")})
+	form := moneyForm{Which: "allocate", Reason: r.FormValue("reason"), Student: no, ItemID: formInt(r, "item_id"), School: strings.TrimSpace(r.FormValue("school"))}
+	to := sc.ID
+	if sc.ID == 0 { // the platform's entry goes to the school the operator names
+		target, err := m.Admin.SchoolByCode(r.Context(), p, form.School)
+		if err != nil {
+			m.suspenseDone(w, r, p, sc, id, admin.Request{}, err, form)
+			return
+		}
+		to = target.ID
+	}
+	q, err := m.ms.RequestAllocation(r.Context(), p, id, to, no, formInt(r, "item_id"), r.FormValue("reason"))
+	m.suspenseDone(w, r, p, sc, id, q, err, form)
 }

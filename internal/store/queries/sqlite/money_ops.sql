@@ -142,7 +142,8 @@ LEFT JOIN items i ON i.id = l.item_id LEFT JOIN orders o ON o.id = m.order_id LE
 WHERE m.id = ?1;
 
 -- name: money_requests_of_school
--- A school's requests (?1 = 0: the platform's), newest first; ?2 filters
+-- A school's requests (?1 = 0: the platform's, with those that place the
+-- platform's suspense at a school), newest first; ?2 filters
 -- by status unless ''.
 SELECT m.id, COALESCE(m.school_id, 0), m.kind, m.status, COALESCE(m.student_id, 0), COALESCE(s.student_no, ''), COALESCE(s.name, ''),
     COALESCE(m.line_id, 0), COALESCE(i.name, ''), COALESCE(m.order_id, 0), COALESCE(o.order_no, ''), COALESCE(m.suspense_id, 0),
@@ -150,7 +151,8 @@ SELECT m.id, COALESCE(m.school_id, 0), m.kind, m.status, COALESCE(m.student_id, 
     m.decided_by, m.decider, m.decided_at, m.note, COALESCE(r.status, ''), COALESCE(r.updated_at, 0)
 FROM money_requests m LEFT JOIN students s ON s.id = m.student_id LEFT JOIN bill_lines l ON l.id = m.line_id
 LEFT JOIN items i ON i.id = l.item_id LEFT JOIN orders o ON o.id = m.order_id LEFT JOIN refunds r ON r.refund_no = m.refund_no
-WHERE (m.school_id = ?1 OR (?1 = 0 AND m.school_id IS NULL)) AND (?2 = '' OR m.status = ?2)
+WHERE (m.school_id = ?1 OR (?1 = 0 AND (m.school_id IS NULL OR m.suspense_id IN (SELECT id FROM suspense WHERE school_id IS NULL))))
+    AND (?2 = '' OR m.status = ?2)
 ORDER BY m.id DESC LIMIT ?3;
 
 -- name: money_requests_of_student
