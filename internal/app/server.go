@@ -202,6 +202,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	pcfg.PublicURL = s.URL
 	pcfg.Merchant = cfg.PlatformName
 	pcfg.Busy = auth.YieldToPayments
+	if pcfg.ApplyLanes == 0 {
+		pcfg.ApplyLanes = st.WriteLanes()
+	}
 	s.Auth = auth.NewService(st, st.Now, nil)
 	s.Schools = billing.NewDirectory(st)
 	s.Payments = payment.NewService(st, s.Channels, pcfg, log, st.Now)

@@ -129,7 +129,8 @@ func benchNotification(b *testing.B, d store.Dialect, parallel bool) {
 	}
 	reg := channel.NewRegistry()
 	reg.SetDefault(up)
-	svc := payment.NewService(st, reg, payment.Config{PublicURL: "http://127.0.0.1:9", FirstQuery: time.Hour, QueryInterval: time.Hour, QueryMaxInterval: time.Hour}, nil, nil)
+	svc := payment.NewService(st, reg, payment.Config{PublicURL: "http://127.0.0.1:9", FirstQuery: time.Hour, QueryInterval: time.Hour, QueryMaxInterval: time.Hour,
+		ApplyLanes: st.WriteLanes()}, nil, nil) // as the server sets it
 	defer svc.Close()
 	school, err := st.CreateSchool(ctx, billing.School{Code: "bench", Name: "基准学校", RegionCode: "500000", RegionName: "重庆市", Policy: billing.DefaultPolicy()})
 	if err != nil {

@@ -18,17 +18,22 @@ import (
 // spoils nothing for the rest. Two members for the same order never share
 // a group: the later waits for the next.
 //
-// It is flat combining, not a goroutine: the first caller to find no
-// group running runs one itself, with whatever is waiting; callers that
-// arrive meanwhile wait, and when the leader's own success is applied it
-// hands the lead to the first of them. Alone, a notification is applied
-// at once in its caller's goroutine: no waiting for company, no hand-off.
+// It is flat combining, not a goroutine: a caller that finds a lane free
+// runs a group itself, with whatever is waiting; callers that arrive
+// while every lane is busy wait, and when a leader's own success is
+// applied it hands its lane to the first of them. Alone, a notification
+// is applied at once in its caller's goroutine: no waiting for company,
+// no hand-off. Several lanes (Config.ApplyLanes) let groups run side by
+// side on a database that runs transactions in parallel: two groups that
+// name the same order meet at its row lock (taken in order-number order),
+// and the later finds the payment recorded.
 type applier struct {
-	s *Service
+	s     *Service
+	lanes int
 
 	mu      sync.Mutex
 	queue   []*applyCall
-	leading bool
+	leaders int // groups being applied now, at most lanes
 	closed  bool
 	idle    *sync.Cond // signalled when no group is running
 }
@@ -44,8 +49,9 @@ type applyCall struct {
 	req  applyReq
 	out  Outcome
 	err  error
-	done chan struct{} // closed when out and err are set
-	lead chan struct{} // closed when this caller is to lead
+	done   chan struct{} // closed when out and err are set
+	lead   chan struct{} // closed when this caller is to lead
+	handed bool          // lead is closed (under mu)
 }
 
 // maxGroup bounds one group: a commit must not wait behind too many.
@@ -54,8 +60,8 @@ const maxGroup = 64
 // errSpoiled ends a group whose member failed after writing.
 var errSpoiled = errors.New("payment: a member of the group failed after writing")
 
-func newApplier(s *Service) *applier {
-	a := &applier{s: s}
+func newApplier(s *Service, lanes int) *applier {
+	a := &applier{s: s, lanes: max(lanes, 1)}
 	a.idle = sync.NewCond(&a.mu)
 	return a
 }
@@ -68,25 +74,40 @@ func (a *applier) apply(ctx context.Context, req applyReq) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("payment: service closed")
 	}
 	a.queue = append(a.queue, c)
-	if a.leading {
+	if a.leaders < a.lanes {
+		a.leaders++
+	} else {
 		a.mu.Unlock()
 		select {
 		case <-c.done:
+			// Applied in another lane's group. A lane handed over
+			// meanwhile is passed on (handed is final once c is taken).
+			a.mu.Lock()
+			if c.handed {
+				a.release()
+			}
+			a.mu.Unlock()
 			return c.out, c.err
-		case <-c.lead:
+		case <-c.lead: // a lane handed over
 			a.mu.Lock()
 		}
 	}
-	a.leading = true
 	a.run(c)
 	return c.out, c.err
 }
 
-// run applies groups until the leader's own call is done, then hands the
-// lead to the first waiting caller, or ends it. Called with mu held.
+// run applies groups, holding a lane, until the leader's own call is
+// done, then hands the lane on. Called with mu held; returns without it.
 func (a *applier) run(own *applyCall) {
 	for {
 		group := a.take()
+		if len(group) == 0 {
+			// Another lane took own into its group: nothing waits.
+			a.release()
+			a.mu.Unlock()
+			<-own.done
+			return
+		}
 		a.mu.Unlock()
 		a.applyGroup(group)
 		for _, c := range group {
@@ -95,16 +116,27 @@ func (a *applier) run(own *applyCall) {
 		a.mu.Lock()
 		select {
 		case <-own.done:
-			if len(a.queue) > 0 {
-				close(a.queue[0].lead)
-			} else {
-				a.leading = false
-				a.idle.Broadcast()
-			}
+			a.release()
 			a.mu.Unlock()
 			return
 		default:
 		}
+	}
+}
+
+// release hands a lane to the first waiting caller not handed one yet,
+// or frees it. Called with mu held.
+func (a *applier) release() {
+	for _, c := range a.queue {
+		if !c.handed {
+			c.handed = true
+			close(c.lead)
+			return
+		}
+	}
+	a.leaders--
+	if a.leaders == 0 {
+		a.idle.Broadcast()
 	}
 }
 
@@ -190,7 +222,7 @@ func (a *applier) close() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.closed = true
-	for a.leading {
+	for a.leaders > 0 {
 		a.idle.Wait()
 	}
 }

@@ -660,3 +660,43 @@ func TestPaymentWorkIsSignalled(t *testing.T) {
 		}
 	})
 }
+
+// With two lanes, groups are applied side by side and each lane is
+// handed on or given back: rounds of 40 successes at once (pairs of one
+// payment and its replay, for orders nobody has, so each is kept in
+// suspense once) each record every payment exactly once, and the
+// applier ends idle, so Close returns.
+func TestApplyLanesHandOff(t *testing.T) {
+	every(t, func(t *testing.T, k *kit) {
+		const rounds, n = 6, 40
+		for round := range rounds {
+			outs := make([]payment.Outcome, n)
+			errs := make([]error, n)
+			storetest.Race(n, func(i int) {
+				r := payment.Result{Channel: debitPay, MerchantID: k.debit.merID, Status: payment.TxnSuccess, Currency: "CNY", Amount: 100,
+					OrderNo: fmt.Sprintf("CP2099%02d%03d", round, i/2), ChannelTxnID: fmt.Sprintf("LANE%02d%03d", round, i/2)}
+				outs[i], errs[i] = k.apply(r)
+			})
+			for i := 0; i < n; i += 2 {
+				if errs[i] != nil || errs[i+1] != nil {
+					t.Fatalf("round %d pair %d: %v %v", round, i/2, errs[i], errs[i+1])
+				}
+				a, b := outs[i], outs[i+1]
+				if a.Suspense != payment.SuspenseUnknownOrder || b.Suspense != payment.SuspenseUnknownOrder || a.Replay == b.Replay {
+					t.Errorf("round %d pair %d: %+v and %+v, want one recorded and one replay", round, i/2, a, b)
+				}
+			}
+		}
+		if got := storetest.Count(t, k.s, "suspense"); got != rounds*n/2 {
+			t.Errorf("%d suspense records, want %d", got, rounds*n/2)
+		}
+		storetest.JournalOK(t, k.s)
+		closed := make(chan struct{})
+		go func() { k.svc.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Close waits for ever: a lane was never given back")
+		}
+	})
+}

@@ -147,6 +147,7 @@ func newKit(t *testing.T, s *store.Store) *kit {
 	cfg.OrderBurst = 1000       // the races order far faster than a student may
 	cfg.WaitRecheck = time.Hour // a waiter wakes by its signal or its deadline only
 	cfg.Busy = func() { k.busy.Add(1) }
+	cfg.ApplyLanes = 2 // groups side by side, on both engines
 	k.svc = payment.NewService(s, reg, cfg, nil, k.now)
 	t.Cleanup(k.svc.Close)
 	return k

@@ -60,6 +60,11 @@ type Config struct {
 	// WaitRecheck is how often WaitOrder reads the order again without a
 	// signal (a change made by another server process); default 1 s.
 	WaitRecheck time.Duration
+	// ApplyLanes is how many groups of successes may be applied at once
+	// (default 1): more than one pays on a database that runs write
+	// transactions in parallel (PostgreSQL), none on one that runs them
+	// one at a time (SQLite).
+	ApplyLanes int
 	// Busy, when set, is called whenever the service writes a payment
 	// change (an order made, paid, failed, closed): the server uses it to
 	// keep password hashing from starving payments.
@@ -109,7 +114,7 @@ func NewService(st Store, ch Channels, cfg Config, log *slog.Logger, now func() 
 	}
 	s := &Service{store: st, channels: ch, cfg: cfg, log: log, now: now,
 		orders: throttle.NewRate(throttle.RateConfig{Burst: cfg.OrderBurst, Every: cfg.OrderEvery, Now: throttle.Clock(now)})}
-	s.applier = newApplier(s)
+	s.applier = newApplier(s, cfg.ApplyLanes)
 	return s
 }
 

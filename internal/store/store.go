@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -103,6 +104,16 @@ func (s *Store) Now() time.Time { return s.clock() }
 
 // Dialect reports the engine.
 func (s *Store) Dialect() Dialect { return s.dialect }
+
+// WriteLanes is how many write transactions are worth running at once:
+// one on SQLite (a single writer, whatever else waits), one per core and
+// at least two on PostgreSQL (each runs in its own server process).
+func (s *Store) WriteLanes() int {
+	if s.dialect == Postgres {
+		return max(2, runtime.NumCPU())
+	}
+	return 1
+}
 
 // DB is a database/sql handle on the store's database, for health checks,
 // benchmarks and tests' ad-hoc queries (which may use $N placeholders on
