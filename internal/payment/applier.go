@@ -45,10 +45,10 @@ type applyReq struct {
 }
 
 type applyCall struct {
-	ctx  context.Context
-	req  applyReq
-	out  Outcome
-	err  error
+	ctx    context.Context
+	req    applyReq
+	out    Outcome
+	err    error
 	done   chan struct{} // closed when out and err are set
 	lead   chan struct{} // closed when this caller is to lead
 	handed bool          // lead is closed (under mu)
