@@ -24,7 +24,8 @@ import (
 // applied it hands its lane to the first of them. Alone, a notification
 // is applied at once in its caller's goroutine: no waiting for company,
 // no hand-off. Several lanes (Config.ApplyLanes) let groups run side by
-// side on a database that runs transactions in parallel: two groups that
+// side on a database that runs transactions in parallel, as long as a
+// group's worth of callers waits (spareAt): two groups that
 // name the same order meet at its row lock (taken in order-number order),
 // and the later finds the payment recorded.
 type applier struct {
@@ -51,7 +52,7 @@ type applyCall struct {
 	err    error
 	done   chan struct{} // closed when out and err are set
 	lead   chan struct{} // closed when this caller is to lead
-	handed bool          // lead is closed (under mu)
+	handed bool          // holds a lane, or one was handed to it (under mu)
 }
 
 // maxGroup bounds one group: a commit must not wait behind too many.
@@ -74,8 +75,9 @@ func (a *applier) apply(ctx context.Context, req applyReq) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("payment: service closed")
 	}
 	a.queue = append(a.queue, c)
-	if a.leaders < a.lanes {
+	if a.leaders == 0 || (a.leaders < a.lanes && a.unhanded() >= spareAt) {
 		a.leaders++
+		c.handed = true // it holds a lane: never hand it another
 	} else {
 		a.mu.Unlock()
 		select {
@@ -124,14 +126,35 @@ func (a *applier) run(own *applyCall) {
 	}
 }
 
-// release hands a lane to the first waiting caller not handed one yet,
-// or frees it. Called with mu held.
-func (a *applier) release() {
+// spareAt is how many callers must be waiting for a lane beyond the
+// first to run: fewer wait for the next group of a running lane, which
+// commits them together (under full load a second lane would otherwise
+// split the groups and add commits).
+const spareAt = 4
+
+// unhanded counts the waiting callers no lane was handed to. Called with
+// mu held.
+func (a *applier) unhanded() int {
+	n := 0
 	for _, c := range a.queue {
 		if !c.handed {
-			c.handed = true
-			close(c.lead)
-			return
+			n++
+		}
+	}
+	return n
+}
+
+// release hands a lane to the first waiting caller not handed one yet,
+// or frees it: the last lane always goes on while anyone waits, another
+// only while a group's worth does. Called with mu held.
+func (a *applier) release() {
+	if a.leaders == 1 || a.unhanded() >= spareAt {
+		for _, c := range a.queue {
+			if !c.handed {
+				c.handed = true
+				close(c.lead)
+				return
+			}
 		}
 	}
 	a.leaders--
