@@ -109,7 +109,7 @@ func (s *Service) RequestLoanFile(ctx context.Context, p Principal, schoolID int
 	if len(probs) > 0 || truncated > 0 {
 		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
 		for i := range probs {
-			probs[i].Reason = strings.ReplaceAll(probs[i].Reason, "应缴金额", "贷款金额")
+			probs[i].Reason = strings.ReplaceAll(probs[i].Reason, billing.ColumnAmount, "贷款金额")
 		}
 		return LoanFileResult{Problems: probs, Truncated: truncated}, nil
 	}

@@ -169,6 +169,11 @@ const (
 )
 
 var (
+	// ErrUsernameTaken, ErrProjectExists and ErrItemExists are the
+	// uniqueness the store enforces, in the office's words.
+	ErrUsernameTaken = apperr.New(apperr.Conflict, CodeStaffExists, "用户名已被使用")
+	ErrProjectExists = apperr.New(apperr.Conflict, CodeInvalidFee, "本校已有同名收费项目")
+	ErrItemExists    = apperr.New(apperr.Conflict, CodeInvalidFee, "该收费项目下已有同名子项目")
 	// ErrForbidden refuses an action the role or the school does not allow.
 	ErrForbidden = apperr.New(apperr.Forbidden, CodeForbidden, "无权进行此操作")
 	// ErrUnauthorized asks for a login.

@@ -93,6 +93,14 @@ type School struct {
 // CodeSchoolExists refuses a second school with the same code.
 const CodeSchoolExists = "school_exists"
 
+// SchoolExists is the refusal of a second school with code.
+func SchoolExists(code string) *apperr.Error {
+	return apperr.New(apperr.Conflict, CodeSchoolExists, "学校代码 "+code+" 已存在")
+}
+
+// ColumnAmount is the bills file's amount column, as refusals name it.
+const ColumnAmount = "应缴金额"
+
 // Validate checks what a school must have.
 func (s School) Validate() error {
 	if s.Code == "" || s.Name == "" || s.RegionCode == "" {

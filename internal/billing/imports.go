@@ -94,10 +94,10 @@ func DecideBillRow(in BillInput, studentKnown bool, existing *ExistingLine, firs
 		if existing.Paid == 0 {
 			why = "有待支付订单"
 		}
-		return refuse("应缴金额", fmt.Sprintf("学号 %s 的「%s / %s」%s，不能把金额从 %s 改为 %s；如需调整请走退费或减免流程",
+		return refuse(ColumnAmount, fmt.Sprintf("学号 %s 的「%s / %s」%s，不能把金额从 %s 改为 %s；如需调整请走退费或减免流程",
 			in.StudentNo, in.Project, in.Item, why, existing.Amount.Yuan(), in.Amount.Yuan()))
 	case in.Amount < existing.Lowered:
-		return refuse("应缴金额", fmt.Sprintf("学号 %s 的「%s / %s」已减免或退费 %s 元，应缴金额不能改为低于该数的 %s",
+		return refuse(ColumnAmount, fmt.Sprintf("学号 %s 的「%s / %s」已减免或退费 %s 元，应缴金额不能改为低于该数的 %s",
 			in.StudentNo, in.Project, in.Item, existing.Lowered.Yuan(), in.Amount.Yuan()))
 	}
 	return RowDecision{Action: RowUpdate}

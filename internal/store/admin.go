@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"campuspay/internal/admin"
-	"campuspay/internal/apperr"
 	"campuspay/internal/billing"
 	"campuspay/internal/journal"
 	"campuspay/internal/money"
@@ -28,11 +27,11 @@ func (s *Store) AdminUpdate(ctx context.Context, fn func(admin.Tx) error) error 
 func (s *Store) adminErr(err error) error {
 	switch {
 	case s.failedIn(err, "staff_insert", failUnique):
-		return apperr.New(apperr.Conflict, admin.CodeStaffExists, "用户名已被使用").Wrap(err)
+		return admin.ErrUsernameTaken.Wrap(err)
 	case s.failedIn(err, "project_create", failUnique), s.failedIn(err, "project_update", failUnique):
-		return apperr.New(apperr.Conflict, admin.CodeInvalidFee, "本校已有同名收费项目").Wrap(err)
+		return admin.ErrProjectExists.Wrap(err)
 	case s.failedIn(err, "item_create", failUnique), s.failedIn(err, "item_update", failUnique):
-		return apperr.New(apperr.Conflict, admin.CodeInvalidFee, "该收费项目下已有同名子项目").Wrap(err)
+		return admin.ErrItemExists.Wrap(err)
 	}
 	return err
 }

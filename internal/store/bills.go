@@ -81,7 +81,7 @@ func (s *Store) importBills(ctx context.Context, schoolID int64, ref string, inp
 					return err
 				}
 				if n != 1 {
-					problem(in.Line, "应缴金额", billing.RaceReason(in))
+					problem(in.Line, billing.ColumnAmount, billing.RaceReason(in))
 					bad = true
 				}
 			}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 
-	"campuspay/internal/apperr"
 	"campuspay/internal/billing"
 )
 
@@ -25,7 +24,7 @@ func (s *Store) CreateSchool(ctx context.Context, sc billing.School) (billing.Sc
 		return tx.readRow(ctx, "school_insert", []any{sc.Code, sc.Name, sc.RegionCode, string(pol), ms(tx.now)}, &sc.ID)
 	})
 	if s.failedIn(err, "school_insert", failUnique) {
-		return sc, apperr.New(apperr.Conflict, billing.CodeSchoolExists, "学校代码 "+sc.Code+" 已存在")
+		return sc, billing.SchoolExists(sc.Code).Wrap(err)
 	}
 	return sc, err
 }
