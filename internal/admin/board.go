@@ -184,10 +184,7 @@ func (s *Service) Student(ctx context.Context, p Principal, schoolID int64, stud
 	v.InitialPassword = v.Student.PasswordHash == "" || v.Student.MustChangePassword
 	v.Student.PasswordHash = ""
 	id := v.Student.ID
-	if v.Lines, err = s.st.Lines(ctx, id); err != nil {
-		return v, err
-	}
-	if v.Holds, err = s.st.Holds(ctx, id); err != nil {
+	if v.Lines, v.Holds, err = s.st.LinesAndHolds(ctx, id); err != nil {
 		return v, err
 	}
 	orders, err := s.st.Orders(ctx, id)

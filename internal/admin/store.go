@@ -225,7 +225,7 @@ type Store interface {
 	SearchStudents(ctx context.Context, schoolID int64, q string, limit int) ([]StudentRow, error)
 	StudentByNo(ctx context.Context, schoolID int64, no string) (billing.Student, error)
 	Lines(ctx context.Context, studentID int64) ([]billing.Line, error)
-	Holds(ctx context.Context, studentID int64) ([]billing.Hold, error)
+	LinesAndHolds(ctx context.Context, studentID int64) ([]billing.Line, []billing.Hold, error)
 	Orders(ctx context.Context, studentID int64) ([]payment.Order, error)
 	OrderEvents(ctx context.Context, orderNo string) ([]payment.Event, error)
 	StudentJournal(ctx context.Context, studentID int64) ([]JournalLine, error)

@@ -155,12 +155,7 @@ func (s *Service) Methods(school billing.School) []ChannelInfo {
 
 // linesAndHolds reads what a student owes and what open orders hold.
 func (s *Service) linesAndHolds(ctx context.Context, studentID int64) ([]billing.Line, []billing.Hold, error) {
-	lines, err := s.store.Lines(ctx, studentID)
-	if err != nil {
-		return nil, nil, err
-	}
-	holds, err := s.store.Holds(ctx, studentID)
-	return lines, holds, err
+	return s.store.LinesAndHolds(ctx, studentID)
 }
 
 // Board is a student's fee board now (billing.BuildBoard), for pages and the API.

@@ -22,7 +22,7 @@ type Store interface {
 	Order(ctx context.Context, orderNo string) (Order, error)
 	Orders(ctx context.Context, studentID int64) ([]Order, error)
 	Lines(ctx context.Context, studentID int64) ([]billing.Line, error)
-	Holds(ctx context.Context, studentID int64) ([]billing.Hold, error)
+	LinesAndHolds(ctx context.Context, studentID int64) ([]billing.Line, []billing.Hold, error)
 	Refund(ctx context.Context, refundNo string) (Refund, error)
 	// IdempotentOrder finds the order a student's Idempotency-Key made.
 	IdempotentOrder(ctx context.Context, studentID int64, key string) (orderNo, requestHash string, err error)

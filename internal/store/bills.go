@@ -310,23 +310,39 @@ func scanLines(r rows) ([]billing.Line, error) {
 
 // Holds returns the holds on a student's lines.
 func (s *Store) Holds(ctx context.Context, studentID int64) ([]billing.Hold, error) {
-	r, err := s.read(ctx, "holds_of_student", studentID)
-	if err != nil {
-		return nil, err
-	}
-	holds, err := scanHolds(r)
-	return holds, s.translate(err)
+	_, holds, err := s.LinesAndHolds(ctx, studentID)
+	return holds, err
 }
 
-func scanHolds(r rows) ([]billing.Hold, error) {
-	var out []billing.Hold
+// LinesAndHolds returns a student's lines in board order and the holds
+// open orders keep on them, read in one statement.
+func (s *Store) LinesAndHolds(ctx context.Context, studentID int64) ([]billing.Line, []billing.Hold, error) {
+	r, err := s.read(ctx, "lines_holds_of_student", studentID)
+	if err != nil {
+		return nil, nil, err
+	}
+	lines, holds, err := scanLinesHolds(r)
+	return lines, holds, s.translate(err)
+}
+
+// scanLinesHolds reads the rows of lines_holds_of_student(_lock): a line,
+// then the order number and expiry of its hold ("" and 0 without one).
+func scanLinesHolds(r rows) ([]billing.Line, []billing.Hold, error) {
+	var lines []billing.Line
+	var holds []billing.Hold
 	err := each(r, func(r rows) error {
-		var h billing.Hold
-		var until int64
-		err := r.Scan(&h.LineID, &h.OrderNo, &until)
-		h.Until = fromMS(until)
-		out = append(out, h)
+		var l billing.Line
+		var amount, paid, waived, refunded, loan, deferred, until int64
+		var orderNo string
+		err := r.Scan(&l.ID, &l.StudentID, &l.ProjectID, &l.ProjectName, &l.ItemID, &l.ItemName, &amount, &paid, &l.Mandatory,
+			&waived, &refunded, &loan, &deferred, &orderNo, &until)
+		l.Amount, l.Paid = money.Fen(amount), money.Fen(paid)
+		l.Waived, l.Refunded, l.Loan, l.DeferredUntil = money.Fen(waived), money.Fen(refunded), money.Fen(loan), fromMS(deferred)
+		lines = append(lines, l)
+		if orderNo != "" {
+			holds = append(holds, billing.Hold{LineID: l.ID, OrderNo: orderNo, Until: fromMS(until)})
+		}
 		return err
 	})
-	return out, err
+	return lines, holds, err
 }

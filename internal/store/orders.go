@@ -148,20 +148,11 @@ func (t *Tx) LockForPayments(ctx context.Context, keys []payment.PaymentKey) ([]
 
 // LockStudent reads and locks a student's lines and the holds on them.
 func (t *Tx) LockStudent(ctx context.Context, studentID int64) ([]billing.Line, []billing.Hold, error) {
-	r, err := t.read(ctx, "lines_of_student_lock", studentID)
+	r, err := t.read(ctx, "lines_holds_of_student_lock", studentID)
 	if err != nil {
 		return nil, nil, err
 	}
-	lines, err := scanLines(r)
-	if err != nil {
-		return nil, nil, err
-	}
-	r, err = t.read(ctx, "holds_of_student", studentID)
-	if err != nil {
-		return nil, nil, err
-	}
-	holds, err := scanHolds(r)
-	return lines, holds, err
+	return scanLinesHolds(r)
 }
 
 // InsertOrder writes a new order, its lines, the holds on them and its

@@ -35,15 +35,21 @@ SELECT l.id, l.student_id, p.id, p.name, i.id, i.name, l.amount, l.paid, l.manda
 FROM bill_lines l JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
 WHERE l.student_id = $1 ORDER BY p.sort_order, p.id, i.sort_order, i.id;
 
--- name: lines_of_student_lock
+-- name: lines_holds_of_student
+-- A student's lines with the hold on each (a line's primary key allows
+-- one): what the board and the rules read, in one statement.
 SELECT l.id, l.student_id, p.id, p.name, i.id, i.name, l.amount, l.paid, l.mandatory, l.waived, l.refunded, l.loan,
-    l.deferred_until
+    l.deferred_until, COALESCE(o.order_no, ''), COALESCE(h.until_at, 0)
 FROM bill_lines l JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
-WHERE l.student_id = $1 ORDER BY p.sort_order, p.id, i.sort_order, i.id FOR UPDATE OF l;
+LEFT JOIN line_holds h ON h.line_id = l.id LEFT JOIN orders o ON o.id = h.order_id
+WHERE l.student_id = $1 ORDER BY p.sort_order, p.id, i.sort_order, i.id;
 
--- name: holds_of_student
-SELECT h.line_id, o.order_no, h.until_at FROM line_holds h
-JOIN orders o ON o.id = h.order_id JOIN bill_lines l ON l.id = h.line_id WHERE l.student_id = $1;
+-- name: lines_holds_of_student_lock
+SELECT l.id, l.student_id, p.id, p.name, i.id, i.name, l.amount, l.paid, l.mandatory, l.waived, l.refunded, l.loan,
+    l.deferred_until, COALESCE(o.order_no, ''), COALESCE(h.until_at, 0)
+FROM bill_lines l JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
+LEFT JOIN line_holds h ON h.line_id = l.id LEFT JOIN orders o ON o.id = h.order_id
+WHERE l.student_id = $1 ORDER BY p.sort_order, p.id, i.sort_order, i.id FOR UPDATE OF l;
 
 -- name: analyze_import
 -- Fresh statistics after an import, so the planner uses the indexes on
