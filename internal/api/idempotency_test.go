@@ -46,8 +46,15 @@ func TestIdempotencyKey(t *testing.T) {
 	if again.status != 201 || orderNo(again) != orderNo(first) || again.header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("retry: %d %s (replayed %q), want the first order %s", again.status, again.body, again.header.Get("Idempotent-Replayed"), orderNo(first))
 	}
+	// Retries count against the per-student order throttle (10 at once),
+	// and one it refuses is still answered with its order.
+	for i := range 12 {
+		if r := post("k-1", body); r.status != 201 || orderNo(r) != orderNo(first) {
+			t.Fatalf("retry %d: %d %s, want the first order %s", i+2, r.status, r.body, orderNo(first))
+		}
+	}
+	post("", body).wantError(t, 429, "too_many_requests") // a request without a key is throttled now
 	post("k-1", mustJSON(map[string]any{"item_ids": mandatory, "channel": "wechat"})).wantError(t, 422, "idempotency_key_reused")
-	post("", body).wantError(t, 409, "items_locked") // without a key, a second order for held items is refused
 	var orders struct {
 		Orders []struct {
 			OrderNo string `json:"order_no"`
@@ -56,6 +63,43 @@ func TestIdempotencyKey(t *testing.T) {
 	do(t, "GET", base+"/api/v1/orders", tok, "").decode(t, &orders)
 	if len(orders.Orders) != 1 {
 		t.Fatalf("%d orders, want 1", len(orders.Orders))
+	}
+
+	// A retry may come after its order has moved on: paid (its items are
+	// no longer payable) or cancelled (its items are free again). Either
+	// way the answer is that order, and no second one is made.
+	for _, tc := range []struct {
+		name, studentNo, status string
+		after                   func(t *testing.T, tok string, o createdOrder)
+	}{
+		{"a retry after the order was paid gets the paid order", "2026010063", "paid", func(t *testing.T, tok string, o createdOrder) {
+			payUnionPay(t, base, tok, "", o.OrderNo, o.Pay.Fields, o.Pay.URL)
+		}},
+		{"a retry after the order was cancelled gets the closed order", "2026010064", "closed", func(t *testing.T, tok string, o createdOrder) {
+			do(t, "POST", base+"/api/v1/orders/"+o.OrderNo+"/cancel", tok, "").want(t, 200)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok = ready(t, base, tc.studentNo)
+			b := mustJSON(map[string]any{"item_ids": mandatoryIDs(t, base, tok), "channel": "unionpay"})
+			r := post("moved-on", b)
+			var o createdOrder
+			r.decode(t, &o)
+			if r.status != 201 || o.OrderNo == "" {
+				t.Fatalf("first: %d %s", r.status, r.body)
+			}
+			tc.after(t, tok, o)
+			again := post("moved-on", b)
+			var got createdOrder
+			again.decode(t, &got)
+			if again.status != 201 || got.OrderNo != o.OrderNo || got.Status != tc.status || again.header.Get("Idempotent-Replayed") != "true" {
+				t.Fatalf("retry: %d %s, want order %s %s replayed", again.status, again.body, o.OrderNo, tc.status)
+			}
+			do(t, "GET", base+"/api/v1/orders", tok, "").decode(t, &orders)
+			if len(orders.Orders) != 1 {
+				t.Fatalf("%d orders after the retry, want 1", len(orders.Orders))
+			}
+		})
 	}
 
 	t.Run("concurrent retries make one order", func(t *testing.T) {
@@ -84,6 +128,16 @@ func TestIdempotencyKey(t *testing.T) {
 			}
 		}
 	})
+}
+
+// createdOrder is the part of POST /api/v1/orders' answer these tests read.
+type createdOrder struct {
+	OrderNo string `json:"order_no"`
+	Status  string `json:"status"`
+	Pay     struct {
+		URL    string            `json:"url"`
+		Fields map[string]string `json:"fields"`
+	} `json:"pay"`
 }
 
 func readReply(t *testing.T, resp *http.Response) reply {

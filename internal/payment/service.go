@@ -254,12 +254,16 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Checkout, erro
 	if err != nil {
 		return Checkout{}, err
 	}
-	if k := req.Idempotency; k != nil {
-		if co, ok, err := s.replay(ctx, req, k); ok || err != nil {
-			return co, err
-		}
-	}
+	// A request whose Idempotency-Key was used before is answered from
+	// the transaction's failure below (its lines are held or paid, or the
+	// key is taken), so the usual new key costs no read of its own. A
+	// retry refused by the throttle still gets its order.
 	if err := s.throttleOrders(req.Student.ID); err != nil {
+		if k := req.Idempotency; k != nil {
+			if co, ok, rerr := s.replay(ctx, req, k); ok || rerr != nil {
+				return co, rerr
+			}
+		}
 		return Checkout{}, err
 	}
 	offline := ch.Capabilities().PrepareOffline
@@ -294,9 +298,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Checkout, erro
 		return nil
 	})
 	if err != nil && req.Idempotency != nil {
-		// A concurrent retry with the same key may have made the order
-		// meanwhile (its lines are then held, or its key taken): answer
-		// with that order.
+		// The key may have made an order before, or a concurrent retry
+		// with it meanwhile (its lines are then held or paid, or its key
+		// taken): answer with that order.
 		if co, ok, rerr := s.replay(ctx, req, req.Idempotency); ok || rerr != nil {
 			return co, rerr
 		}
