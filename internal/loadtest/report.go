@@ -168,8 +168,8 @@ func (r *Report) Write(w io.Writer) {
 	}
 	p("  logins       %d in %.1f s = %.1f/s (%s; login + initial password change)", r.Logins, r.LoginTime.Seconds(), r.LoginsPerS(), how)
 	if b := r.LoginBound(); b > 0 {
-		p("               argon2id %.1f hashes/s on %d cores (measured after the load); %d per first login → %.1f logins/s; achieved %.2f of it",
-			r.HashRate, runtime.NumCPU(), HashesPerFirstLogin, b, r.LoginsPerS()/b)
+		p("               argon2id %.1f ms CPU per hash (measured right after the logins) → %d cores allow %.1f hashes/s; %d per first login → %.1f logins/s; achieved %.2f of it",
+			float64(runtime.NumCPU())*1000/r.HashRate, runtime.NumCPU(), r.HashRate, HashesPerFirstLogin, b, r.LoginsPerS()/b)
 	}
 	if c.LoginStorm {
 		p("  login storm  %d fresh students logged in during the second half of the pay phase", r.StormLogins)
