@@ -198,9 +198,8 @@ func (t *Tx) SetStatus(o payment.Order, to payment.Status, cause string, ch paym
 	if setFailure {
 		f = *ch.Failure
 	}
-	t.write("order_set_status", 1, string(to), ms(ch.PaidAt), ms(ch.ClosedAt), ch.ChannelTxnID, ch.CardType, ch.MaskedCard,
-		setFailure, f.Code, f.Message, f.ChannelCode, int64(f.Limit), o.ID, string(o.Status))
-	t.write("order_event_insert", 1, o.ID, string(o.Status), string(to), cause, ms(t.now))
+	t.write("order_move", 1, string(to), ms(ch.PaidAt), ms(ch.ClosedAt), ch.ChannelTxnID, ch.CardType, ch.MaskedCard,
+		setFailure, f.Code, f.Message, f.ChannelCode, int64(f.Limit), o.ID, string(o.Status), cause, ms(t.now))
 }
 
 // Note records an event that leaves the status as it is.

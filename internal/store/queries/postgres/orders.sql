@@ -91,8 +91,11 @@ FROM orders o JOIN order_lines ol ON ol.order_id = o.id JOIN bill_lines l ON l.i
 JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
 WHERE o.order_no = $1 ORDER BY p.id, i.id FOR UPDATE OF o, l;
 
--- name: order_set_status
--- Guarded: the order must still be in the status the caller read.
+-- name: order_move
+-- A status change and its event (I3) in one statement. Guarded: the
+-- order must still be in the status the caller read ($13), else no
+-- event is written and the transaction is undone.
+WITH u AS (
 UPDATE orders SET status = $1,
     paid_at = CASE WHEN $2::BIGINT > 0 THEN $2 ELSE paid_at END,
     closed_at = CASE WHEN $3::BIGINT > 0 THEN $3 ELSE closed_at END,
@@ -103,7 +106,9 @@ UPDATE orders SET status = $1,
     failure_message = CASE WHEN $7::BOOLEAN THEN $9 ELSE failure_message END,
     failure_channel_code = CASE WHEN $7::BOOLEAN THEN $10 ELSE failure_channel_code END,
     failure_limit = CASE WHEN $7::BOOLEAN THEN $11 ELSE failure_limit END
-WHERE id = $12 AND status = $13;
+WHERE id = $12 AND status = $13
+    RETURNING id)
+INSERT INTO order_events (order_id, from_status, to_status, cause, at) SELECT id, $13, $1, $14, $15 FROM u;
 
 -- name: order_set_failure
 UPDATE orders SET failure_code = $1, failure_message = $2, failure_channel_code = $3, failure_limit = $4

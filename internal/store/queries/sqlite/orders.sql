@@ -82,8 +82,13 @@ FROM orders o JOIN order_lines ol ON ol.order_id = o.id JOIN bill_lines l ON l.i
 JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
 WHERE o.order_no = ?1 ORDER BY p.id, i.id;
 
--- name: order_set_status
--- Guarded: the order must still be in the status the caller read.
+-- name: order_move
+-- A status change and its event (I3), in two statements: SQLite has
+-- no writable CTE. Guarded by the last: the order must still be in
+-- the status the caller read (?13), else the transaction is undone
+-- with the event.
+INSERT INTO order_events (order_id, from_status, to_status, cause, at) VALUES (?12, ?13, ?1, ?14, ?15);
+-- and:
 UPDATE orders SET status = ?1,
     paid_at = CASE WHEN ?2 > 0 THEN ?2 ELSE paid_at END,
     closed_at = CASE WHEN ?3 > 0 THEN ?3 ELSE closed_at END,
