@@ -21,8 +21,6 @@ type engine interface {
 	pool() queryConn
 	// classify says what kind of failure err is, from the driver's code.
 	classify(err error) failure
-	// table names the table a constraint failure is on ("" if unknown).
-	table(err error) string
 	// db is a database/sql handle on the same database, for migrations,
 	// health checks and tests' ad-hoc queries.
 	db() *sql.DB
@@ -105,14 +103,6 @@ type errRowCount struct {
 
 func (e *errRowCount) Error() string {
 	return fmt.Sprintf("store: %s changed %d rows, want %d", e.Name, e.Got, e.Want)
-}
-
-// failedOn reports whether err is a stmtError of the named query whose
-// cause is of kind f on the named table (a query of several statements,
-// or one that writes several tables, fails on one of them).
-func (s *Store) failedOn(err error, name, table string, f failure) bool {
-	var se *stmtError
-	return errors.As(err, &se) && se.Name == name && s.eng.classify(se.Err) == f && s.eng.table(se.Err) == table
 }
 
 // failedIn reports whether err is a stmtError of the named query whose

@@ -83,14 +83,6 @@ func (e *pgEngine) classify(err error) failure {
 	return failOther
 }
 
-func (e *pgEngine) table(err error) string {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		return pe.TableName
-	}
-	return ""
-}
-
 func (e *pgEngine) pool() queryConn { return pgPool{e} }
 
 type pgPool struct{ e *pgEngine }

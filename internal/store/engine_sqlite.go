@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"sync"
 
 	"modernc.org/sqlite"
@@ -125,26 +124,6 @@ func (e *sqliteEngine) classify(err error) failure {
 		return failRetry
 	}
 	return failOther
-}
-
-// table reads the table from SQLite's message for a constraint failure,
-// "… constraint failed: line_holds.line_id" (several columns are listed
-// table by table).
-func (e *sqliteEngine) table(err error) string {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return ""
-	}
-	msg := se.Error()
-	i := strings.LastIndex(msg, "constraint failed: ")
-	if i < 0 {
-		return ""
-	}
-	rest := msg[i+len("constraint failed: "):]
-	if j := strings.IndexByte(rest, '.'); j > 0 {
-		return rest[:j]
-	}
-	return ""
 }
 
 func (e *sqliteEngine) pool() queryConn { return sqlitePool{e} }

@@ -294,17 +294,8 @@ func (t *Tx) write(name string, want int64, args ...any) {
 }
 
 // read runs a named query now (sending queued writes first).
-//
-// A query of several statements is writes followed by the read: the
-// writes are queued (unguarded: the read is there to return what they
-// did) and travel with it.
 func (t *Tx) read(ctx context.Context, name string, args ...any) (rows, error) {
-	qs := t.s.stmts(name)
-	for _, q := range qs[:len(qs)-1] {
-		t.writes++
-		t.c.queue(name, q, anyRows, args...)
-	}
-	r, err := t.c.query(ctx, qs[len(qs)-1], args...)
+	r, err := t.c.query(ctx, t.s.sql(name), args...)
 	if err != nil {
 		return nil, wrapStmt(name, err)
 	}

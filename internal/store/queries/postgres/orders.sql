@@ -2,25 +2,25 @@
 -- idempotency keys.
 
 -- name: order_insert
--- A new order with its lines, the holds on them (R9: the line's primary
--- key makes a second hold impossible), its first events and the
--- Idempotency-Key that made it ($12 = '' for none), in one statement.
--- Returns the order's id and how many lines, holds, events and keys were
--- written, for the caller to check. $10: JSON [{"line_id","amount"}];
--- $11: JSON [{"from","to","cause"}], in order.
-WITH o AS (INSERT INTO orders (order_no, school_id, student_id, channel, amount, status, mobile, created_at, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id),
-     l AS (INSERT INTO order_lines (order_id, line_id, amount)
-           SELECT o.id, x.line_id, x.amount FROM o, jsonb_to_recordset($10::jsonb) AS x(line_id BIGINT, amount BIGINT) RETURNING 1),
-     h AS (INSERT INTO line_holds (line_id, order_id, until_at)
-           SELECT x.line_id, o.id, $9 FROM o, jsonb_to_recordset($10::jsonb) AS x(line_id BIGINT, amount BIGINT) RETURNING 1),
-     e AS (INSERT INTO order_events (order_id, from_status, to_status, cause, at)
-           SELECT o.id, x."from", x."to", x.cause, $14
-           FROM o, ROWS FROM (jsonb_to_recordset($11::jsonb) AS ("from" TEXT, "to" TEXT, cause TEXT)) WITH ORDINALITY AS x("from", "to", cause, n)
-           ORDER BY x.n RETURNING 1),
-     k AS (INSERT INTO idempotency_keys (student_id, key, request_hash, order_id, created_at)
-           SELECT $15, $12, $13, o.id, $14 FROM o WHERE $12::TEXT <> '' RETURNING 1)
-SELECT o.id, (SELECT COUNT(*) FROM l), (SELECT COUNT(*) FROM h), (SELECT COUNT(*) FROM e), (SELECT COUNT(*) FROM k) FROM o;
+INSERT INTO orders (order_no, school_id, student_id, channel, amount, status, mobile, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id;
+
+-- name: order_lines_insert
+-- All the order's lines in one statement ($2: JSON [{"line_id","amount"}]).
+INSERT INTO order_lines (order_id, line_id, amount)
+SELECT $1, x.line_id, x.amount FROM jsonb_to_recordset($2::jsonb) AS x(line_id BIGINT, amount BIGINT);
+
+-- name: holds_insert
+-- R9: the line's primary key makes a second hold impossible.
+INSERT INTO line_holds (line_id, order_id, until_at)
+SELECT x.line_id, $1, $3 FROM jsonb_to_recordset($2::jsonb) AS x(line_id BIGINT, amount BIGINT);
+
+-- name: order_events_insert
+-- Several events of one order in one statement ($2: JSON [{"from","to","cause"}]), in order.
+INSERT INTO order_events (order_id, from_status, to_status, cause, at)
+SELECT $1, x."from", x."to", x.cause, $3
+FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS ("from" TEXT, "to" TEXT, cause TEXT)) WITH ORDINALITY AS x("from", "to", cause, n)
+ORDER BY x.n;
 
 -- name: order_event_insert
 INSERT INTO order_events (order_id, from_status, to_status, cause, at) VALUES ($1, $2, $3, $4, $5);
@@ -147,6 +147,9 @@ SELECT COUNT(*) FROM suspense WHERE channel = $1 AND channel_txn_id = $2;
 -- name: suspense_insert
 INSERT INTO suspense (school_id, channel, merchant_id, order_no, channel_txn_id, amount, reason, raw, received_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9);
+
+-- name: idem_insert
+INSERT INTO idempotency_keys (student_id, key, request_hash, order_id, created_at) VALUES ($1, $2, $3, $4, $5);
 
 -- name: idem_get
 SELECT o.order_no, k.request_hash FROM idempotency_keys k JOIN orders o ON o.id = k.order_id

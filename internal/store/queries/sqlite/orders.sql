@@ -2,32 +2,23 @@
 -- idempotency keys.
 
 -- name: order_insert
--- A new order with its lines, the holds on them (R9: the line's primary
--- key makes a second hold impossible), its first events and the
--- Idempotency-Key that made it (?12 = '' for none): one statement each,
--- SQLite having no writable CTE, and a last one that returns the order's
--- id and how many lines, holds, events and keys it has, for the caller to
--- check. ?10: JSON [{"line_id","amount"}]; ?11: JSON [{"from","to","cause"}], in order.
 INSERT INTO orders (order_no, school_id, student_id, channel, amount, status, mobile, created_at, expires_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9);
--- and:
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id;
+
+-- name: order_lines_insert
+-- All the order's lines in one statement (?2: JSON [{"line_id","amount"}]).
 INSERT INTO order_lines (order_id, line_id, amount)
-SELECT (SELECT id FROM orders WHERE order_no = ?1), j.value ->> '$.line_id', j.value ->> '$.amount' FROM json_each(?10) j;
--- and:
+SELECT ?1, j.value ->> '$.line_id', j.value ->> '$.amount' FROM json_each(?2) j;
+
+-- name: holds_insert
+-- R9: the line's primary key makes a second hold impossible.
 INSERT INTO line_holds (line_id, order_id, until_at)
-SELECT j.value ->> '$.line_id', (SELECT id FROM orders WHERE order_no = ?1), ?9 FROM json_each(?10) j;
--- and:
+SELECT j.value ->> '$.line_id', ?1, ?3 FROM json_each(?2) j;
+
+-- name: order_events_insert
+-- Several events of one order in one statement (?2: JSON [{"from","to","cause"}]), in order.
 INSERT INTO order_events (order_id, from_status, to_status, cause, at)
-SELECT (SELECT id FROM orders WHERE order_no = ?1), j.value ->> '$.from', j.value ->> '$.to', j.value ->> '$.cause', ?14
-FROM json_each(?11) j ORDER BY j.key;
--- and:
-INSERT INTO idempotency_keys (student_id, key, request_hash, order_id, created_at)
-SELECT ?15, ?12, ?13, id, ?14 FROM orders WHERE order_no = ?1 AND ?12 <> '';
--- and:
-SELECT o.id, (SELECT COUNT(*) FROM order_lines WHERE order_id = o.id), (SELECT COUNT(*) FROM line_holds WHERE order_id = o.id),
-    (SELECT COUNT(*) FROM order_events WHERE order_id = o.id),
-    (SELECT COUNT(*) FROM idempotency_keys WHERE student_id = ?15 AND key = ?12 AND order_id = o.id)
-FROM orders o WHERE o.order_no = ?1;
+SELECT ?1, j.value ->> '$.from', j.value ->> '$.to', j.value ->> '$.cause', ?3 FROM json_each(?2) j ORDER BY j.key;
 
 -- name: order_event_insert
 INSERT INTO order_events (order_id, from_status, to_status, cause, at) VALUES (?1, ?2, ?3, ?4, ?5);
@@ -143,6 +134,9 @@ SELECT COUNT(*) FROM suspense WHERE channel = ?1 AND channel_txn_id = ?2;
 -- name: suspense_insert
 INSERT INTO suspense (school_id, channel, merchant_id, order_no, channel_txn_id, amount, reason, raw, received_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9);
+
+-- name: idem_insert
+INSERT INTO idempotency_keys (student_id, key, request_hash, order_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5);
 
 -- name: idem_get
 SELECT o.order_no, k.request_hash FROM idempotency_keys k JOIN orders o ON o.id = k.order_id
