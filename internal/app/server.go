@@ -32,6 +32,7 @@ import (
 	"campuspay/internal/channel"
 	"campuspay/internal/jobs"
 	"campuspay/internal/notify"
+	"campuspay/internal/outbound"
 	"campuspay/internal/payment"
 	"campuspay/internal/receipts"
 	"campuspay/internal/reconcile"
@@ -285,7 +286,7 @@ func publicHost(addr string) string {
 }
 
 func (s *Server) setupChannels(ctx context.Context, cfg Config) error {
-	client := &http.Client{Timeout: 15 * time.Second}
+	client := outbound.Client(15*time.Second, 32)
 	switch {
 	case cfg.Sandbox || cfg.SandboxURL != "":
 		dir := cfg.SandboxKeys

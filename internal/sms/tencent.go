@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"campuspay/internal/outbound"
 )
 
 // Tencent Cloud SMS API 3.0 constants (action SendSms, version 2021-01-11).
@@ -64,7 +65,7 @@ func (c TencentConfig) LogValue() slog.Value {
 // TencentDeps are the Tencent provider's collaborators; nil fields get defaults.
 type TencentDeps struct {
 	Getenv func(string) string // default os.Getenv
-	Client *http.Client        // default NewHTTPClient(cfg.Timeout)
+	Client *http.Client        // default outbound.Client(cfg.Timeout, 4)
 	Now    func() time.Time    // default time.Now; stamps X-TC-Timestamp
 }
 
@@ -122,22 +123,12 @@ func NewTencent(cfg TencentConfig, deps TencentDeps) (*Tencent, error) {
 		return nil, fmt.Errorf("sms: tencent: environment variables %s and %s must both be set", cfg.SecretIDEnv, cfg.SecretKeyEnv)
 	}
 	if t.client == nil {
-		t.client = NewHTTPClient(cfg.Timeout)
+		t.client = outbound.Client(cfg.Timeout, 4)
 	}
 	if t.now == nil {
 		t.now = time.Now
 	}
 	return t, nil
-}
-
-// NewHTTPClient is a client with connect, TLS, header and overall timeouts.
-func NewHTTPClient(timeout time.Duration) *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	tr.TLSHandshakeTimeout = 5 * time.Second
-	tr.ResponseHeaderTimeout = timeout
-	tr.MaxIdleConnsPerHost = 4
-	return &http.Client{Timeout: timeout, Transport: tr}
 }
 
 // Dev is false: Tencent really sends.

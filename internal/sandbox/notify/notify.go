@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"campuspay/internal/outbound"
 )
 
 // Real retry schedules: the delay before each retry after the first try.
@@ -70,7 +72,9 @@ type Notifier struct {
 // New returns a Notifier; timeScale compresses the retry schedules.
 func New(client *http.Client, log *slog.Logger, timeScale float64) *Notifier {
 	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+		// Connections to a merchant are kept, as a bank's gateway keeps
+		// them (notifications come in bursts).
+		client = outbound.Client(10*time.Second, 64)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
