@@ -134,8 +134,11 @@ func Argon2Rate(ctx context.Context, d time.Duration) (float64, error) {
 		_, err := auth.HashPassword("campuspay loadtest")
 		return err
 	}, nil)
-	if err != nil || n == 0 {
+	if err != nil {
 		return 0, err
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("no hash finished in %v", d)
 	}
 	cost := wall * time.Duration(runtime.NumCPU())
 	if cpu1, ok := cpuOf([]int{os.Getpid()}); cpuOK && ok && cpu1 > cpu0 {

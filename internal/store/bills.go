@@ -325,7 +325,20 @@ func (s *Store) LinesAndHolds(ctx context.Context, studentID int64) ([]billing.L
 	return lines, holds, s.translate(err)
 }
 
-// scanLinesHolds reads the rows of lines_holds_of_student(_lock): a line,
+func scanHolds(r rows) ([]billing.Hold, error) {
+	var out []billing.Hold
+	err := each(r, func(r rows) error {
+		var h billing.Hold
+		var until int64
+		err := r.Scan(&h.LineID, &h.OrderNo, &until)
+		h.Until = fromMS(until)
+		out = append(out, h)
+		return err
+	})
+	return out, err
+}
+
+// scanLinesHolds reads the rows of lines_holds_of_student: a line,
 // then the order number and expiry of its hold ("" and 0 without one).
 func scanLinesHolds(r rows) ([]billing.Line, []billing.Hold, error) {
 	var lines []billing.Line

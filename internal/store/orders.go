@@ -148,11 +148,23 @@ func (t *Tx) LockForPayments(ctx context.Context, keys []payment.PaymentKey) ([]
 
 // LockStudent reads and locks a student's lines and the holds on them.
 func (t *Tx) LockStudent(ctx context.Context, studentID int64) ([]billing.Line, []billing.Hold, error) {
-	r, err := t.read(ctx, "lines_holds_of_student_lock", studentID)
+	r, err := t.read(ctx, "lines_of_student_lock", studentID)
 	if err != nil {
 		return nil, nil, err
 	}
-	return scanLinesHolds(r)
+	lines, err := scanLines(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A statement of its own: on PostgreSQL a row lock waited for does not
+	// refresh the rest of the statement's snapshot, so holds joined to the
+	// locked lines could be those from before the wait.
+	r, err = t.read(ctx, "holds_of_student", studentID)
+	if err != nil {
+		return nil, nil, err
+	}
+	holds, err := scanHolds(r)
+	return lines, holds, err
 }
 
 // InsertOrder writes a new order, its lines, the holds on them and its

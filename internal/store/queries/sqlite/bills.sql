@@ -44,12 +44,18 @@ FROM bill_lines l JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.p
 LEFT JOIN line_holds h ON h.line_id = l.id LEFT JOIN orders o ON o.id = h.order_id
 WHERE l.student_id = ?1 ORDER BY p.sort_order, p.id, i.sort_order, i.id;
 
--- name: lines_holds_of_student_lock
+-- name: lines_of_student_lock
+-- The lines alone: holds are read by the next statement, whose snapshot
+-- (under READ COMMITTED) is taken once these locks are held, so that it
+-- sees the holds of a transaction this one waited for.
 SELECT l.id, l.student_id, p.id, p.name, i.id, i.name, l.amount, l.paid, l.mandatory, l.waived, l.refunded, l.loan,
-    l.deferred_until, COALESCE(o.order_no, ''), COALESCE(h.until_at, 0)
+    l.deferred_until
 FROM bill_lines l JOIN items i ON i.id = l.item_id JOIN projects p ON p.id = i.project_id
-LEFT JOIN line_holds h ON h.line_id = l.id LEFT JOIN orders o ON o.id = h.order_id
 WHERE l.student_id = ?1 ORDER BY p.sort_order, p.id, i.sort_order, i.id;
+
+-- name: holds_of_student
+SELECT h.line_id, o.order_no, h.until_at FROM line_holds h
+JOIN orders o ON o.id = h.order_id JOIN bill_lines l ON l.id = h.line_id WHERE l.student_id = ?1;
 
 -- name: analyze_import
 -- Fresh statistics after an import where SQLite thinks they help.
