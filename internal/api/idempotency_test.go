@@ -46,15 +46,29 @@ func TestIdempotencyKey(t *testing.T) {
 	if again.status != 201 || orderNo(again) != orderNo(first) || again.header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("retry: %d %s (replayed %q), want the first order %s", again.status, again.body, again.header.Get("Idempotent-Replayed"), orderNo(first))
 	}
-	// Retries count against the per-student order throttle (10 at once),
-	// and one it refuses is still answered with its order.
+	// Retries spend none of the student's order calls (10 at once, then
+	// one every 10 s)...
 	for i := range 12 {
 		if r := post("k-1", body); r.status != 201 || orderNo(r) != orderNo(first) {
 			t.Fatalf("retry %d: %d %s, want the first order %s", i+2, r.status, r.body, orderNo(first))
 		}
 	}
-	post("", body).wantError(t, 429, "too_many_requests") // a request without a key is throttled now
 	post("k-1", mustJSON(map[string]any{"item_ids": mandatory, "channel": "wechat"})).wantError(t, 422, "idempotency_key_reused")
+	post("", body).wantError(t, 409, "items_locked") // without a key, a second order for held items is refused, not throttled
+	// ...and once other calls have spent them, a retry the throttle
+	// refuses is still answered with its order.
+	for i := 0; ; i++ {
+		r := post("", body)
+		if r.status == 429 {
+			break
+		}
+		if r.status != 409 || i > 20 {
+			t.Fatalf("call %d without a key: %d %s, want 409 until the throttle answers 429", i, r.status, r.body)
+		}
+	}
+	if r := post("k-1", body); r.status != 201 || orderNo(r) != orderNo(first) || r.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("retry past the throttle: %d %s, want the first order %s", r.status, r.body, orderNo(first))
+	}
 	var orders struct {
 		Orders []struct {
 			OrderNo string `json:"order_no"`

@@ -256,8 +256,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Checkout, erro
 	}
 	// A request whose Idempotency-Key was used before is answered from
 	// the transaction's failure below (its lines are held or paid, or the
-	// key is taken), so the usual new key costs no read of its own. A
-	// retry refused by the throttle still gets its order.
+	// key is taken), so the usual new key costs no read of its own; the
+	// order call it spent is given back. A retry refused by the throttle
+	// still gets its order.
 	if err := s.throttleOrders(req.Student.ID); err != nil {
 		if k := req.Idempotency; k != nil {
 			if co, ok, rerr := s.replay(ctx, req, k); ok || rerr != nil {
@@ -302,6 +303,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Checkout, erro
 		// with it meanwhile (its lines are then held or paid, or its key
 		// taken): answer with that order.
 		if co, ok, rerr := s.replay(ctx, req, req.Idempotency); ok || rerr != nil {
+			if ok {
+				s.orders.Refund(strconv.FormatInt(req.Student.ID, 10)) // a retry is not a new order call
+			}
 			return co, rerr
 		}
 	}

@@ -53,6 +53,20 @@ func (r *Rate) Add(key string) {
 	r.take(key, true, true)
 }
 
+// Refund gives back one request of key that Allow spent, for a request
+// that turned out to cost nothing (a retry answered with what its first
+// try made). It never gives back more than was spent.
+func (r *Rate) Refund(key string) {
+	now := r.now().UnixNano()
+	r.tab.update(key, now, func(tat int64, found bool) (int64, int64, bool) {
+		if !found {
+			return 0, 0, false
+		}
+		tat -= r.every
+		return tat, tat, tat > now
+	})
+}
+
 // Reset forgets key.
 func (r *Rate) Reset(key string) {
 	now := r.now().UnixNano()

@@ -55,6 +55,15 @@ func TestRate(t *testing.T) {
 			{0, "peek", "acct", time.Minute},
 			{time.Minute, "peek", "acct", 0},
 		}},
+		{"a refund gives one request back", 2, time.Minute, []step{
+			{0, "allow", "a", 0}, {0, "allow", "a", 0}, {0, "allow", "a", time.Minute},
+			{0, "refund", "a", 0}, {0, "allow", "a", 0}, {0, "allow", "a", time.Minute},
+		}},
+		{"a refund never gives back more than was spent", 2, time.Minute, []step{
+			{0, "allow", "a", 0}, {0, "refund", "a", 0}, {0, "refund", "a", 0}, {0, "refund", "b", 0},
+			{0, "allow", "a", 0}, {0, "allow", "a", 0}, {0, "allow", "a", time.Minute},
+			{0, "allow", "b", 0}, {0, "allow", "b", 0}, {0, "allow", "b", time.Minute},
+		}},
 		{"reset forgets a key", 1, time.Hour, []step{
 			{0, "allow", "a", 0}, {0, "allow", "a", time.Hour}, {0, "reset", "a", 0}, {0, "allow", "a", 0},
 		}},
@@ -73,6 +82,8 @@ func TestRate(t *testing.T) {
 					want(t, name, r.Peek(s.key), s.retry)
 				case "add":
 					r.Add(s.key)
+				case "refund":
+					r.Refund(s.key)
 				case "reset":
 					r.Reset(s.key)
 				}
