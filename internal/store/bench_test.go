@@ -19,7 +19,8 @@ import (
 // locks the student's lines and inserts an order with its lines, holds,
 // events and Idempotency-Key, then one that closes it and frees the
 // lines. It reports the statements per cycle and, where PostgreSQL runs
-// on this machine, its processes' CPU per cycle: the database's share of
+// on this machine, the CPU per cycle of all its processes (so run it with
+// nothing else on the database server): the database's share of
 // a pay flow's cost, less noisy than the load test for comparing two
 // versions of the queries.
 func BenchmarkOrderCycle(b *testing.B) {
