@@ -446,7 +446,7 @@ func (r *runner) snapshot(ctx context.Context, hc *http.Client, serverPIDs []int
 		s.sandbox, s.sandboxOK = cpuOf([]int{sandbox.pid()})
 	}
 	if strings.HasPrefix(r.cfg.DB, "postgres") {
-		s.postgres, s.pgOK = cpuOfComm("postgres")
+		s.postgres, s.pgOK = CommandCPU("postgres")
 	}
 	if st, err := readStat(os.Getpid()); err == nil {
 		s.self = ticksToDuration(st.own())

@@ -76,10 +76,10 @@ func cpuOf(pids []int) (time.Duration, bool) {
 
 func ticksToDuration(t int64) time.Duration { return time.Duration(t) * time.Second / clockTicks }
 
-// cpuOfComm sums the CPU time, children's included, of every process whose
+// CommandCPU sums the CPU time, children's included, of every process whose
 // command name is comm (e.g. all of PostgreSQL's processes, "postgres"),
 // and reports whether any was found.
-func cpuOfComm(comm string) (time.Duration, bool) {
+func CommandCPU(comm string) (time.Duration, bool) {
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	var ticks int64
 	found := false

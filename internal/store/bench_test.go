@@ -2,13 +2,11 @@ package store_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"campuspay/internal/loadtest"
 	"campuspay/internal/payment"
 	"campuspay/internal/store"
 	"campuspay/internal/store/storetest"
@@ -35,7 +33,7 @@ func BenchmarkOrderCycle(b *testing.B) {
 			}
 			base := time.Now()
 			stmts0 := s.Stats().Statements.Load()
-			cpu0, cpuOK := postgresCPU()
+			cpu0, cpuOK := loadtest.CommandCPU("postgres")
 			b.ResetTimer()
 			for i := range b.N {
 				now := time.UnixMilli(base.UnixMilli() + int64(i))
@@ -68,37 +66,9 @@ func BenchmarkOrderCycle(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(s.Stats().Statements.Load()-stmts0)/float64(b.N), "stmts/op")
-			if cpu1, ok := postgresCPU(); d == store.Postgres && cpuOK && ok {
+			if cpu1, ok := loadtest.CommandCPU("postgres"); d == store.Postgres && cpuOK && ok {
 				b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "pg-cpu-µs/op")
 			}
 		})
 	}
-}
-
-// postgresCPU is the CPU time of this machine's postgres processes, read
-// from /proc (false where there is none to read).
-func postgresCPU() (time.Duration, bool) {
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var ticks int64
-	found := false
-	for _, p := range stats {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i, j := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if i < 0 || j < i || s[i+1:j] != "postgres" {
-			continue
-		}
-		f := strings.Fields(s[j+1:])
-		if len(f) < 13 {
-			continue
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64) // utime, field 14
-		k, _ := strconv.ParseInt(f[12], 10, 64) // stime, field 15
-		ticks += u + k
-		found = true
-	}
-	return time.Duration(ticks) * time.Second / 100, found
 }

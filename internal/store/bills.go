@@ -296,16 +296,23 @@ func (s *Store) Lines(ctx context.Context, studentID int64) ([]billing.Line, err
 func scanLines(r rows) ([]billing.Line, error) {
 	var out []billing.Line
 	err := each(r, func(r rows) error {
-		var l billing.Line
-		var amount, paid, waived, refunded, loan, deferred int64
-		err := r.Scan(&l.ID, &l.StudentID, &l.ProjectID, &l.ProjectName, &l.ItemID, &l.ItemName, &amount, &paid, &l.Mandatory,
-			&waived, &refunded, &loan, &deferred)
-		l.Amount, l.Paid = money.Fen(amount), money.Fen(paid)
-		l.Waived, l.Refunded, l.Loan, l.DeferredUntil = money.Fen(waived), money.Fen(refunded), money.Fen(loan), fromMS(deferred)
+		l, err := scanLine(r)
 		out = append(out, l)
 		return err
 	})
 	return out, err
+}
+
+// scanLine scans a bill line's columns (lines_of_student's) followed by
+// extra ones.
+func scanLine(r rows, extra ...any) (billing.Line, error) {
+	var l billing.Line
+	var amount, paid, waived, refunded, loan, deferred int64
+	err := r.Scan(append([]any{&l.ID, &l.StudentID, &l.ProjectID, &l.ProjectName, &l.ItemID, &l.ItemName, &amount, &paid, &l.Mandatory,
+		&waived, &refunded, &loan, &deferred}, extra...)...)
+	l.Amount, l.Paid = money.Fen(amount), money.Fen(paid)
+	l.Waived, l.Refunded, l.Loan, l.DeferredUntil = money.Fen(waived), money.Fen(refunded), money.Fen(loan), fromMS(deferred)
+	return l, err
 }
 
 // Holds returns the holds on a student's lines.
@@ -344,13 +351,9 @@ func scanLinesHolds(r rows) ([]billing.Line, []billing.Hold, error) {
 	var lines []billing.Line
 	var holds []billing.Hold
 	err := each(r, func(r rows) error {
-		var l billing.Line
-		var amount, paid, waived, refunded, loan, deferred, until int64
 		var orderNo string
-		err := r.Scan(&l.ID, &l.StudentID, &l.ProjectID, &l.ProjectName, &l.ItemID, &l.ItemName, &amount, &paid, &l.Mandatory,
-			&waived, &refunded, &loan, &deferred, &orderNo, &until)
-		l.Amount, l.Paid = money.Fen(amount), money.Fen(paid)
-		l.Waived, l.Refunded, l.Loan, l.DeferredUntil = money.Fen(waived), money.Fen(refunded), money.Fen(loan), fromMS(deferred)
+		var until int64
+		l, err := scanLine(r, &orderNo, &until)
 		lines = append(lines, l)
 		if orderNo != "" {
 			holds = append(holds, billing.Hold{LineID: l.ID, OrderNo: orderNo, Until: fromMS(until)})

@@ -80,7 +80,23 @@ func (s *Store) Counts(ctx context.Context) (map[string]map[string]int, error) {
 
 // DeadJobs lists the jobs given up, newest first.
 func (s *Store) DeadJobs(ctx context.Context, limit int) ([]jobs.Dead, error) {
-	r, err := s.read(ctx, "jobs_dead", limit)
+	return s.readDead(ctx, "jobs_dead", limit)
+}
+
+// DeadJob is one job given up, or a not-found error.
+func (s *Store) DeadJob(ctx context.Context, id int64) (jobs.Dead, error) {
+	ds, err := s.readDead(ctx, "job_dead", id)
+	if err != nil {
+		return jobs.Dead{}, err
+	}
+	if len(ds) == 0 {
+		return jobs.Dead{}, notFound(sql.ErrNoRows)
+	}
+	return ds[0], nil
+}
+
+func (s *Store) readDead(ctx context.Context, name string, arg any) ([]jobs.Dead, error) {
+	r, err := s.read(ctx, name, arg)
 	if err != nil {
 		return nil, err
 	}
@@ -91,27 +107,6 @@ func (s *Store) DeadJobs(ctx context.Context, limit int) ([]jobs.Dead, error) {
 		return err
 	})
 	return out, s.translate(err)
-}
-
-// DeadJob is one job given up, or a not-found error.
-func (s *Store) DeadJob(ctx context.Context, id int64) (jobs.Dead, error) {
-	r, err := s.read(ctx, "job_dead", id)
-	if err != nil {
-		return jobs.Dead{}, err
-	}
-	var out []jobs.Dead
-	err = each(r, func(r rows) error {
-		d, err := scanDead(r)
-		out = append(out, d)
-		return err
-	})
-	if err != nil {
-		return jobs.Dead{}, s.translate(err)
-	}
-	if len(out) == 0 {
-		return jobs.Dead{}, notFound(sql.ErrNoRows)
-	}
-	return out[0], nil
 }
 
 func scanDead(r rows) (jobs.Dead, error) {
